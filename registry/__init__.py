@@ -1,0 +1,1 @@
+"""The target registry of units that must publish annual reports."""
