@@ -98,6 +98,7 @@ class Report:
     narrative: dict[str, str] = field(default_factory=dict)  # section numeral → its prose
     image_only_sections: list[str] = field(default_factory=list)
     missing_tables: list[str] = field(default_factory=list)  # of 二 三 四
+    missing_rows: list[str] = field(default_factory=list)  # rows of a table that is there but cut short
     warnings: list[str] = field(default_factory=list)
     source: str | None = None  # file name or document sha256 the report was read from
 
@@ -119,7 +120,7 @@ class Report:
 
     @property
     def is_complete(self) -> bool:
-        return self.template is not None and not self.missing_tables
+        return self.template is not None and not self.missing_tables and not self.missing_rows
 
     def to_json(self) -> dict[str, Any]:
         """The `nianbao extract --json` object (schema.md): every key of the template, nothing else."""
@@ -137,6 +138,7 @@ class Report:
             "provenance": {k: self.fields[k].where for k in self.keys if k in self.fields and self.fields[k].where},
             "notes": {k: self.fields[k].note for k in self.keys if k in self.fields and self.fields[k].note},
             "missing_tables": self.missing_tables,
+            "missing_rows": self.missing_rows,
             "image_only_sections": self.image_only_sections,
             "narrative": self.narrative,
             "warnings": self.warnings,
@@ -164,6 +166,7 @@ class Report:
             narrative=dict(data.get("narrative", {})),
             image_only_sections=list(data.get("image_only_sections", [])),
             missing_tables=list(data.get("missing_tables", [])),
+            missing_rows=list(data.get("missing_rows", [])),
             warnings=list(data.get("warnings", [])),
             source=data.get("source"),
         )
