@@ -157,7 +157,7 @@ class _Builder:
             if any(match_score(t, label) >= PREFIX for t in texts for label in REQUEST_HEADER_LABELS):
                 region = "requests"
                 continue
-            if not values or not labels and region != "appeals":
+            if not values or (not labels and region != "appeals"):
                 continue
             leaf_cell = labels[-1] if labels else None
             if region in (None, "active") and leaf_cell is not None:
@@ -196,10 +196,7 @@ class _Builder:
         if key is None:
             return group, None
         row_group = next(r.group for r in rows if r.key == key)
-        if row_group in (None, "results"):
-            group = None
-        else:
-            group = row_group
+        group = None if row_group in (None, "results") else row_group
         return group, key
 
     # ------------------------------------------------------------------ one row
@@ -241,7 +238,7 @@ class _Builder:
         The five legal-person values are kept only when arithmetic and non-negativity force them
         whichever column was lost: all remaining middle numbers equal and the lost one equal to them.
         """
-        natural, middle, total = cells[0], cells[1:-1], cells[-1]
+        natural, _middle, total = cells[0], cells[1:-1], cells[-1]
         self.put(f"{prefix}.natural_person", natural)
         self.put(f"{prefix}.total", total)
         parsed = [parse_value(c.text, COUNT).value for c in cells]
@@ -298,12 +295,13 @@ class _Builder:
         if not self.found_requests:
             missing.append("三")
         else:
-            expected = {r.key for r in request_rows(self.template)} - {"other"} - (
-                set() if self.template == "2019" else set(REQUEST_OTHER_SUBROWS)
-            )
-            absent = sorted(expected - self.found_requests)
-            if self.template == "2021" and not self.found_requests & {"other", *REQUEST_OTHER_SUBROWS}:
-                absent.append("other")
+            printed_other = self.found_requests & {"other", *REQUEST_OTHER_SUBROWS}
+            absent = [
+                r.key for r in request_rows(self.template)
+                if r.key not in self.found_requests
+                and not (r.key == "other" and printed_other)  # 2021: （六） as three rows or as one
+                and not (r.key in REQUEST_OTHER_SUBROWS and (printed_other or self.template == "2021"))
+            ]
             missing_rows.extend(f"requests.{key}" for key in absent)
         if not self.found_appeals:
             missing.append("四")

@@ -26,7 +26,9 @@ _BLOCK = {
 }
 _META_CHARSET = re.compile(rb"""<meta[^>]+charset\s*=\s*["']?\s*([\w-]+)""", re.IGNORECASE)
 _DATE = re.compile(r"(20\d{2})\s*[-年/.]\s*(\d{1,2})\s*[-月/.]\s*(\d{1,2})")
-_DATE_LABEL = re.compile(r"(?:公开日期|发布日期|发布时间|发文日期|生成日期|日期)\s*[:：]?\s*(20\d{2}\s*[-年/.]\s*\d{1,2}\s*[-月/.]\s*\d{1,2})")
+_DATE_LABEL = re.compile(
+    r"(?:公开日期|发布日期|发布时间|发文日期|生成日期|日期)\s*[:：]?\s*(20\d{2}\s*[-年/.]\s*\d{1,2}\s*[-月/.]\s*\d{1,2})"
+)
 _PUBLISHER_LABEL = re.compile(r"(?:发布机构|发文机关|来源)\s*[:：]?\s*([^\s:：|]{2,30})")
 _DATE_METAS = ("pubdate", "publishdate", "firstpublishedtime", "article:published_time", "pub_date", "publishtime")
 _GB_CHARSETS = {"gb2312", "gbk", "gb18030", "x-gbk", "cp936", "euc-cn", "hz-gb-2312"}

@@ -24,21 +24,24 @@ class _TableBuilder:
 
     def add_row(self, texts: list[tuple[str, int]], exact: bool) -> None:
         if self.rows and exact != self.exact:
-            self.close()
+            self.flush()
         self.exact = exact
         row = len(self.rows)
         self.rows.append([Cell(text, self.index, row, col, line=line) for col, (text, line) in enumerate(texts)])
 
     def end_pending_row(self) -> None:
-        if self.pending:
-            self.add_row(self.pending, exact=True)
-            self.pending = []
+        pending, self.pending = self.pending, []
+        if pending:
+            self.add_row(pending, exact=True)
 
-    def close(self) -> None:
-        self.end_pending_row()
+    def flush(self) -> None:
         if self.rows:
             self.blocks.append(Table(self.index, self.rows, self.exact))
             self.rows = []
+
+    def close(self) -> None:
+        self.end_pending_row()
+        self.flush()
 
 
 def read_text(text: str) -> Grid:

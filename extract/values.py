@@ -15,6 +15,7 @@ _SPACES = re.compile(r"[\s\u3000\u00a0\u200b\ufeff]+")
 _COUNT_UNITS = ("件", "个", "条", "项", "次", "人")
 _NUMBER = re.compile(r"^([+-]?)(\d+(?:\.\d+)?)$")
 _PAIR = re.compile(r"^(\d+)/(\d+)$")
+_SPLIT_DIGITS = re.compile(r"\d[\s\u3000\u00a0]+\d")  # two numbers run together, not one
 
 
 @dataclass(frozen=True)
@@ -39,10 +40,12 @@ def looks_numeric(text: str) -> bool:
 
 
 def _money(cleaned: str) -> bool:
-    return cleaned.endswith("元") and _NUMBER.match(cleaned.removesuffix("万元").removesuffix("元").replace(",", ""))
+    return cleaned.endswith("元") and bool(_NUMBER.match(cleaned.removesuffix("万元").removesuffix("元").replace(",", "")))
 
 
 def parse_value(text: str, value_type: str) -> ParsedValue:
+    if _SPLIT_DIGITS.search(unicodedata.normalize("NFKC", text)):
+        return ParsedValue(None, f"unreadable {text.strip()!r}: digits separated by spaces")
     cleaned = clean_cell_text(text)
     if not cleaned:
         return ParsedValue(None, "blank")

@@ -1,1 +1,1 @@
-"""nianbao."""
+"""The application layer: command line, terminal views."""
