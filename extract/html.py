@@ -9,7 +9,6 @@ from __future__ import annotations
 import re
 
 import lxml.etree
-import lxml.html
 
 from extract.model import Block, Cell, ExtractionError, Grid, Paragraph, Table
 
@@ -31,7 +30,7 @@ _DATE_LABEL = re.compile(
 )
 _PUBLISHER_LABEL = re.compile(r"(?:发布机构|发文机关|来源)\s*[:：]?\s*([^\s:：|]{2,30})")
 _DATE_METAS = ("pubdate", "publishdate", "firstpublishedtime", "article:published_time", "pub_date", "publishtime")
-_GB_CHARSETS = {"gb2312", "gbk", "gb18030", "x-gbk", "cp936", "euc-cn", "hz-gb-2312"}
+_PARSER = lxml.etree.HTMLParser(recover=True, no_network=True, remove_comments=True, remove_pis=True)
 
 
 def decode_html(data: bytes) -> str:
@@ -79,7 +78,7 @@ class _Reader:
             self.blocks.append(Paragraph(text, images=self.line_images))
         self.line, self.line_images = [], 0
 
-    def walk(self, element: lxml.html.HtmlElement, depth: int = 0) -> None:
+    def walk(self, element: lxml.etree._Element, depth: int = 0) -> None:
         if depth > MAX_DEPTH:
             raise ExtractionError(f"HTML nested deeper than {MAX_DEPTH} elements")
         tag = element.tag if isinstance(element.tag, str) else ""
@@ -109,21 +108,21 @@ class _Reader:
         if block:
             self.newline()
 
-    def _walk_children(self, element: lxml.html.HtmlElement, depth: int) -> None:
+    def _walk_children(self, element: lxml.etree._Element, depth: int) -> None:
         self.text(element.text)
         for child in element:
             self.walk(child, depth + 1)
             self.text(child.tail)
 
 
-def _enclosing_table(element: lxml.html.HtmlElement) -> lxml.html.HtmlElement | None:
+def _enclosing_table(element: lxml.etree._Element) -> lxml.etree._Element | None:
     parent = element.getparent()
     while parent is not None and parent.tag != "table":
         parent = parent.getparent()
     return parent
 
 
-def _is_layout_table(table: lxml.html.HtmlElement) -> bool:
+def _is_layout_table(table: lxml.etree._Element) -> bool:
     """A table that holds other tables, or one big cell, frames the page rather than holding data."""
     cells = [c for c in table.iter("td", "th") if _enclosing_table(c) is table]
     if any(c.find(".//table") is not None for c in cells):
@@ -131,14 +130,20 @@ def _is_layout_table(table: lxml.html.HtmlElement) -> bool:
     return len(cells) <= 1
 
 
-def _cell_text(cell: lxml.html.HtmlElement) -> str:
-    reader = _Reader()
-    reader._walk_children(cell, 0)
-    reader.newline()
-    return "\n".join(b.text for b in reader.blocks if isinstance(b, Paragraph))
+def _cell_text(cell: lxml.etree._Element) -> str:
+    # Line breaks were put into the tails of <br> and block elements by _mark_line_breaks.
+    lines = (line.strip() for line in "".join(cell.itertext()).splitlines())
+    return "\n".join(line for line in lines if line)
 
 
-def _span(cell: lxml.html.HtmlElement, name: str) -> int:
+def _mark_line_breaks(root: lxml.etree._Element) -> None:
+    for element in root.iter("br", *_BLOCK):
+        element.tail = "\n" + (element.tail or "")
+
+
+def _span(cell: lxml.etree._Element, name: str) -> int:
+    if cell.get(name) is None:
+        return 1
     try:
         value = int(re.sub(r"\D", "", cell.get(name, "1")) or 1)
     except ValueError:
@@ -146,7 +151,7 @@ def _span(cell: lxml.html.HtmlElement, name: str) -> int:
     return max(1, min(value, MAX_SPAN))
 
 
-def _read_table(table: lxml.html.HtmlElement, index: int) -> Table:
+def _read_table(table: lxml.etree._Element, index: int) -> Table:
     rows = [tr for tr in table.iter("tr") if _enclosing_table(tr) is table]
     occupied: dict[tuple[int, int], Cell] = {}
     for r, tr in enumerate(rows):
@@ -172,7 +177,7 @@ def _read_table(table: lxml.html.HtmlElement, index: int) -> Table:
     return Table(index, [row for row in grid_rows if row])
 
 
-def _metadata(root: lxml.html.HtmlElement, grid: Grid) -> None:
+def _metadata(root: lxml.etree._Element, grid: Grid) -> None:
     for meta in root.iter("meta"):
         name = (meta.get("name") or meta.get("property") or "").lower()
         content = (meta.get("content") or "").strip()
@@ -188,14 +193,14 @@ def _metadata(root: lxml.html.HtmlElement, grid: Grid) -> None:
             grid.source_url = content
     for tag in ("h1", "ucaptitle", "h2"):
         for element in root.iter(tag):
-            text = element.text_content().strip()
+            text = "".join(element.itertext()).strip()
             if text:
                 grid.title_candidates.append(text)
     for element in root.iter("title"):
-        grid.title_candidates.extend(p.strip() for p in re.split(r"\s[-_|]\s|[-_|－]", element.text_content()))
+        grid.title_candidates.extend(p.strip() for p in re.split(r"\s[-_|]\s|[-_|－]", "".join(element.itertext())))
     if not grid.published_on:
         for element in root.iter("publishtime"):
-            grid.published_on = iso_date(element.text_content())
+            grid.published_on = iso_date("".join(element.itertext()))
     page_text = " ".join(b.text if isinstance(b, Paragraph) else " ".join(c.text for row in b.rows for c in row)
                          for b in grid.blocks)
     if not grid.published_on:
@@ -211,9 +216,14 @@ def read_html(data: bytes) -> Grid:
         raise ExtractionError(f"HTML page of {len(data):,} bytes exceeds the {MAX_HTML_BYTES:,}-byte limit")
     text = decode_html(data).replace("\x00", "")
     try:
-        root = lxml.html.document_fromstring(text)
-    except (lxml.etree.ParserError, ValueError) as exc:
+        # plain etree elements: lxml.html's element-class lookup costs more than the parse itself
+        root = lxml.etree.fromstring(text, _PARSER)
+    except (lxml.etree.ParserError, lxml.etree.XMLSyntaxError, ValueError) as exc:
         raise ExtractionError(f"unreadable HTML: {exc}") from None
+    if root is None:
+        raise ExtractionError("unreadable HTML: no document element")
+    lxml.etree.strip_elements(root, *_SKIP - {"head"}, with_tail=False)
+    _mark_line_breaks(root)
     body = root.find("body")
     reader = _Reader()
     reader.walk(body if body is not None else root)

@@ -11,6 +11,7 @@ from __future__ import annotations
 import re
 import unicodedata
 from collections.abc import Iterable, Sequence
+from functools import lru_cache
 from typing import TypeVar
 
 from extract.schema import Label
@@ -25,6 +26,7 @@ EXACT, PREFIX, KEYWORD = 3, 2, 1
 T = TypeVar("T")
 
 
+@lru_cache(maxsize=1 << 16)  # the same labels recur in every report and every row
 def normalize(text: str) -> str:
     text = unicodedata.normalize("NFKC", text).translate(_QUOTES)
     text = _MARKUP.sub("", _SPACES.sub("", text))
@@ -46,10 +48,12 @@ def strip_hierarchy(text: str) -> str:
         text = stripped
 
 
+@lru_cache(maxsize=1 << 16)
 def leaf(text: str) -> str:
     return strip_annotation(strip_hierarchy(normalize(text)))
 
 
+@lru_cache(maxsize=1 << 16)
 def match_score(printed: str, label: Label) -> int:
     """How well a printed label matches a schema label: EXACT, PREFIX, KEYWORD or 0."""
     text = leaf(printed)
