@@ -9,8 +9,9 @@ from pathlib import Path
 import typer
 from rich.console import Console
 
+from checks import check_reports
 from extract import ExtractionError, Report, extract_document
-from nianbao.display import print_report
+from nianbao.display import print_findings, print_report
 
 app = typer.Typer(help="nianbao 年报 — watch government portals for their annual information-disclosure reports.",
                   no_args_is_help=True, add_completion=False)
@@ -61,6 +62,22 @@ def extract(
         else:
             print_report(console, report, str(path))
     raise typer.Exit(1 if failures else 0)
+
+
+@app.command()
+def check(
+    files: list[Path] = typer.Argument(..., help="Report documents; several years of one unit give the cross-year rules."),
+    as_json: bool = typer.Option(False, "--json", help="One JSON object per finding."),
+) -> None:
+    """Findings for the given reports. Exit code 1 when a file failed or an error finding was found."""
+    reports, failures = _extract_files(files)
+    findings = check_reports([report for _, report in reports])
+    if as_json:
+        for finding in findings:
+            sys.stdout.write(json.dumps(finding.to_json(), ensure_ascii=False) + "\n")
+    else:
+        print_findings(console, findings)
+    raise typer.Exit(1 if failures or any(f.severity == "error" for f in findings) else 0)
 
 
 @app.command()

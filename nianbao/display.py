@@ -6,6 +6,7 @@ from rich.console import Console, Group
 from rich.panel import Panel
 from rich.table import Table
 
+from checks import RULES, Finding
 from extract.model import Report
 from extract.schema import APPEAL_COLUMNS, APPEAL_GROUPS, REQUEST_COLUMNS, TEMPLATE_NAMES, active_tables, request_rows
 
@@ -74,3 +75,26 @@ def print_report(console: Console, report: Report, name: str) -> None:
     for warning in report.warnings:
         parts.append(f"[yellow]warning:[/yellow] {warning}")
     console.print(Panel(Group(*parts), expand=False))
+
+
+_SEVERITY_STYLE = {"error": "bold red", "warning": "yellow", "info": "cyan"}
+
+
+def print_findings(console: Console, findings: list[Finding]) -> None:
+    if not findings:
+        console.print("[green]没有发现问题 no findings[/green]")
+        return
+    table = Table(title=f"发现 findings: {len(findings)}", title_justify="left", show_lines=True)
+    for column in ("级别 severity", "规则 rule", "单位 unit", "年度 year", "说明 message"):
+        table.add_column(column)
+    for finding in findings:
+        rule = RULES.get(finding.rule)
+        title = f"{finding.rule}\n[dim]{rule.title_zh}[/dim]" if rule else finding.rule
+        table.add_row(
+            f"[{_SEVERITY_STYLE.get(finding.severity, '')}]{finding.severity}[/]",
+            title,
+            finding.unit_name,
+            str(finding.year or ""),
+            f"{finding.message_zh}\n[dim]{finding.message_en}[/dim]",
+        )
+    console.print(table)
