@@ -123,7 +123,7 @@ class _Builder:
     def detect_template(self) -> str | None:
         votes = {template: 0 for template in TEMPLATE_SIGNATURE_COLUMNS}
         texts = [c.text for table in self.grid.tables for row in table.rows for c in row if c.span_of is None]
-        texts += [b.text for b in self.grid.blocks if isinstance(b, Paragraph) and len(b.text) < 40]
+        lines = [normalize(b.text) for b in self.grid.blocks if isinstance(b, Paragraph) and len(b.text) < 80]
         for text in texts:
             label = leaf(text)
             if len(label) < 3:
@@ -131,6 +131,9 @@ class _Builder:
             for template, signatures in TEMPLATE_SIGNATURE_COLUMNS.items():
                 if any(label.startswith(s) or (s.startswith(label) and len(label) >= 3) for s in signatures):
                     votes[template] += 1
+        for line in lines:  # header rows flattened into one line of prose
+            for template, signatures in TEMPLATE_SIGNATURE_COLUMNS.items():
+                votes[template] += sum(s in line for s in signatures)
         if votes["2021"] != votes["2019"]:
             return max(votes, key=lambda t: votes[t])
         # No section-二 labels: the 2021 split of （六）其他处理 into three rows still tells.
@@ -145,37 +148,44 @@ class _Builder:
         appeal_values: list[Cell] = []
         active_rows = [(row.key, row.label) for table in active_tables(self.template) for row in table.rows]
         requests = request_rows(self.template)
-        for table, row in self.rows():
-            texts = row.texts
-            labels, values = row.split()
-            if any(contains_any(t, ACTIVE_CAPTION.keywords) for t in texts):
-                region = "active"
+        for block in self.grid.blocks:
+            if isinstance(block, Paragraph):
+                # Flattened tables keep their header lines as prose: they still say where we are.
+                region = _region_of([block.text], region) or region
+                if region == "appeals" and len(appeal_values) >= len(APPEAL_KEYS):
+                    region = None
+                if _region_of([block.text], None) == "appeals":
+                    appeal_values = []
                 continue
-            if region != "appeals" and any(normalize(t).startswith(_APPEAL_HEADERS) for t in texts if len(t) < 20):
-                region, appeal_values = "appeals", []
-                continue
-            if any(match_score(t, label) >= PREFIX for t in texts for label in REQUEST_HEADER_LABELS):
-                region = "requests"
-                continue
-            if not values or (not labels and region != "appeals"):
-                continue
-            leaf_cell = labels[-1] if labels else None
-            if region in (None, "active") and leaf_cell is not None:
-                key = best_match(leaf_cell.text, active_rows)
-                if key is not None:
-                    region = "active"
-                    self.active_row(key, values, table)
+            for cells in block.rows:
+                row = _Row(cells)
+                texts = row.texts
+                switched = _region_of(texts, region)
+                if switched:
+                    if switched == "appeals" and region != "appeals":
+                        appeal_values = []
+                    region = switched
                     continue
-            if region in (None, "active", "requests") and leaf_cell is not None:
-                group, key = self.request_row_key(labels, group, requests)
-                if key is not None:
-                    region = "requests"
-                    self.request_row(key, leaf_cell, values, table)
+                labels, values = row.split()
+                if not values or (not labels and region != "appeals"):
                     continue
-            if region == "appeals" and len(appeal_values) < len(APPEAL_KEYS):
-                appeal_values.extend(self.appeal_cells(values, table))
-                if len(appeal_values) >= len(APPEAL_KEYS):
-                    self.appeals(appeal_values[: len(APPEAL_KEYS)])
+                leaf_cell = labels[-1] if labels else None
+                if region in (None, "active") and leaf_cell is not None:
+                    key = best_match(leaf_cell.text, active_rows)
+                    if key is not None:
+                        region = "active"
+                        self.active_row(key, values, block)
+                        continue
+                if region in (None, "active", "requests") and leaf_cell is not None:
+                    group, key = self.request_row_key(labels, group, requests)
+                    if key is not None:
+                        region = "requests"
+                        self.request_row(key, leaf_cell, values, block)
+                        continue
+                if region == "appeals" and len(appeal_values) < len(APPEAL_KEYS):
+                    appeal_values.extend(self.appeal_cells(values, block))
+                    if len(appeal_values) >= len(APPEAL_KEYS):
+                        self.appeals(appeal_values[: len(APPEAL_KEYS)])
 
     def request_row_key(
         self, labels: list[Cell], group: str | None, rows: tuple
@@ -189,6 +199,7 @@ class _Builder:
                 group = named
         if match_score(leaf_text, REQUEST_GROUPS[-1].label) == EXACT:
             return "other", "other"  # （六）其他处理 printed as one row (2019, or a 2021 report printing it so)
+        group, leaf_text = _split_group_prefix(leaf_text, group)
         in_group = [(r.key, r.label) for r in rows if r.group == group] if group else []
         key = best_match(leaf_text, in_group) if in_group else None
         if key is None:
@@ -309,6 +320,29 @@ class _Builder:
 
 
 # ---------------------------------------------------------------------- text: sections, title, year
+
+
+def _split_group_prefix(text: str, group: str | None) -> tuple[str | None, str]:
+    """A label that merged its group and its own row into one cell ("(六)其他处理 1.申请人…") → both."""
+    own = leaf(text)
+    for candidate in REQUEST_GROUPS:
+        for form in candidate.label.all_forms:
+            prefix = leaf(form)
+            rest = own[len(prefix):]
+            if own.startswith(prefix) and len(rest) >= 2:
+                return candidate.key, rest
+    return group, text
+
+
+def _region_of(texts: list[str], current: str | None) -> str | None:
+    """The table region a header row or line opens: section 二's captions, 三's header, 四's header."""
+    if any(contains_any(t, ACTIVE_CAPTION.keywords) for t in texts):
+        return "active"
+    if current != "appeals" and any(normalize(t).startswith(_APPEAL_HEADERS) for t in texts if len(t) < 30):
+        return "appeals"
+    if any(match_score(t, label) >= PREFIX for t in texts for label in REQUEST_HEADER_LABELS):
+        return "requests"
+    return None
 
 
 def _heading(text: str, after: int) -> str | None:

@@ -73,13 +73,26 @@ def match_score(printed: str, label: Label) -> int:
 
 def best_match(printed: str, candidates: Iterable[tuple[T, Label]]) -> T | None:
     """The candidate whose label matches best; None when nothing matches or the best is a tie."""
-    scored = [(match_score(printed, label), key) for key, label in candidates]
+    candidates_list = list(candidates)
+    scored = [(match_score(printed, label), key) for key, label in candidates_list]
     scored = [(score, key) for score, key in scored if score]
     if not scored:
         return None
     top = max(score for score, _ in scored)
     winners = [key for score, key in scored if score == top]
+    if len(winners) > 1 and top == KEYWORD:
+        # A merged label such as "(六)其他处理1.申请人…逾期不补正…" names its group first and its own
+        # row last: the keyword found furthest along names the row.
+        labels = dict(candidates_list)
+        position = {key: _keyword_position(printed, labels[key]) for key in winners}
+        furthest = max(position.values())
+        winners = [key for key in winners if position[key] == furthest]
     return winners[0] if len(winners) == 1 else None
+
+
+def _keyword_position(printed: str, label: Label) -> int:
+    text = leaf(printed)
+    return max(text.rfind(normalize(k)) for k in label.keywords)
 
 
 def contains_any(text: str, phrases: Sequence[str]) -> bool:

@@ -9,6 +9,12 @@ import re
 from extract.model import Block, Cell, Grid, Paragraph, Table
 
 _PIPE_SEPARATOR = re.compile(r"^\|?[\s:|-]+\|?$")
+# "一、本年新收政府信息公开申请数量  4 0 0 0 0 0 4": a PDF-to-text row with spaces between cells.
+# A label that is no sentence (no 。；), then whitespace-separated numbers only.
+_SPACED_ROW = re.compile(
+    r"^(?P<label>(?:\d{1,2}[.、．]|[^。；;\d])[^。；;]{0,60}?)?\s*"
+    r"(?P<numbers>(?:[-+]?\d+(?:\.\d+)?(?:/\d+)?[ \u3000\u00a0]+)*[-+]?\d+(?:\.\d+)?(?:/\d+)?)$"
+)
 
 
 class _TableBuilder:
@@ -71,6 +77,12 @@ def read_text(text: str) -> Grid:
         if not stripped:
             table.end_pending_row()
             previous_was_cell = False
+            continue
+        spaced = _SPACED_ROW.match(stripped)
+        if spaced and (spaced["label"] or len(spaced["numbers"].split()) > 1) and not previous_was_cell:
+            table.end_pending_row()
+            label = [(spaced["label"].strip(), number)] if spaced["label"] else []
+            table.add_row(label + [(n, number) for n in spaced["numbers"].split()], exact=False)
             continue
         if previous_was_cell and table.pending:
             # a line break inside a cell ("本年新\n制作数量")

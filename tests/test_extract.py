@@ -158,3 +158,12 @@ def test_a_good_file_exits_zero() -> None:
 def test_not_a_report_raises_a_clear_error() -> None:
     with pytest.raises(ExtractionError, match="not an annual report"):
         extract_document("<html><body><p>政府信息公开工作年度报告格式</p></body></html>".encode())
+
+
+@pytest.mark.parametrize("seed", ["000", "001"])
+def test_text_with_spaces_between_cells(seed: str) -> None:
+    """PDF-to-text conversions separate cells by spaces: the same fields as the tab-separated seed."""
+    text = (FIXTURES / "seeds" / f"{seed}.txt").read_text(encoding="utf-8").replace("\t", " ")
+    [report] = extract_document(text.encode())
+    assert report.values == expected(seed)["fields"]
+    assert report.sections == list("一二三四五六")
