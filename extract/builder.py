@@ -112,6 +112,7 @@ class _Builder:
     found_active: bool = False
     found_requests: set[str] = field(default_factory=set)
     found_appeals: bool = False
+    full_request_rows: dict[int, bool] = field(default_factory=dict)  # per table: does any row print all 7?
 
     # ------------------------------------------------------------------ tables
 
@@ -236,12 +237,29 @@ class _Builder:
     def request_row(self, row_key: str, label: Cell, values: list[Cell], table: Table) -> None:
         aligned = align(values, len(REQUEST_COLUMNS), table.exact_columns)
         prefix = f"requests.{row_key}"
+        if self.padded_short_row(aligned, table):
+            aligned = _Values([*aligned.cells[:-1], None], short_by_one=True)
         if aligned.short_by_one:
             self.six_number_row(prefix, [c for c in aligned.cells if c is not None])
         else:
             for col, cell in zip(REQUEST_COLUMNS, aligned.cells, strict=True):
                 self.put(f"{prefix}.{col.key}", cell)
         self.found_requests.add(row_key)
+
+    def padded_short_row(self, aligned: _Values, table: Table) -> bool:
+        """A 6-number row that a converter padded with an empty cell at its end (LibreOffice, PDF):
+        six printed numbers and a blank 总计, in a table whose other rows print all seven."""
+        cells = aligned.cells
+        if aligned.short_by_one or cells[-1] is None or clean_cell_text(cells[-1].text):
+            return False
+        if not all(c is not None and clean_cell_text(c.text) for c in cells[:-1]):
+            return False
+        if table.index not in self.full_request_rows:
+            self.full_request_rows[table.index] = any(
+                len(vals) >= 7 and all(clean_cell_text(c.text) and looks_numeric(c.text) for c in vals[-7:])
+                for vals in (_Row(r).split()[1] for r in table.rows)
+            )
+        return self.full_request_rows[table.index]
 
     def six_number_row(self, prefix: str, cells: list[Cell]) -> None:
         """A row that lost one legal-person column: first = 自然人, last = 总计 (report_format.md §5.1).

@@ -93,8 +93,6 @@ def sniff(data: bytes, *, filename: str | None = None, content_type: str | None 
         return "doc"
     if not data.strip() or _CONTROL.search(data[:65536]) or not _decodes(data):
         return "unknown"
-    if _HTML_START.match(stripped) or (
-        _hinted(filename, content_type, "html", "htm") and _HTML_ANYWHERE.search(data[:65536])
-    ):
+    if _HTML_START.match(stripped) or (_hinted(filename, content_type, "html", "htm") and _HTML_ANYWHERE.search(data[:65536])):
         return "html"
     return "text"

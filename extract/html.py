@@ -11,6 +11,7 @@ import re
 import lxml.etree
 
 from extract.model import Block, Cell, ExtractionError, Grid, Paragraph, Table
+from extract.text import tabulate
 
 MAX_HTML_BYTES = 20 * 1024 * 1024
 MAX_TABLE_CELLS = 200_000
@@ -73,9 +74,13 @@ class _Reader:
             self.line.append(text)
 
     def newline(self) -> None:
-        text = "".join(self.line).strip()
+        raw = "".join(self.line)
+        text = raw.strip()
         if text or self.line_images:
             self.blocks.append(Paragraph(text, images=self.line_images))
+        elif "\xa0" in raw or "\u3000" in raw:
+            # <p>&nbsp;</p>: an empty line that was printed, which may be a blank table cell
+            self.blocks.append(Paragraph(""))
         self.line, self.line_images = [], 0
 
     def walk(self, element: lxml.etree._Element, depth: int = 0) -> None:
@@ -228,6 +233,6 @@ def read_html(data: bytes) -> Grid:
     reader = _Reader()
     reader.walk(body if body is not None else root)
     reader.newline()
-    grid = Grid(reader.blocks, images=reader.images)
+    grid = Grid(tabulate(reader.blocks), images=reader.images)
     _metadata(root, grid)
     return grid

@@ -7,12 +7,13 @@ from __future__ import annotations
 import re
 
 from extract.model import Block, Cell, Grid, Paragraph, Table
+from extract.values import looks_numeric
 
 _PIPE_SEPARATOR = re.compile(r"^\|?[\s:|-]+\|?$")
 # "一、本年新收政府信息公开申请数量  4 0 0 0 0 0 4": a PDF-to-text row with spaces between cells.
 # A label that is no sentence (no 。；), then whitespace-separated numbers only.
 _SPACED_ROW = re.compile(
-    r"^(?P<label>(?:\d{1,2}[.、．]|[^。；;\d])[^。；;]{0,60}?)?\s*"
+    r"^(?:(?P<label>(?:\d{1,2}[.、．]|[^。；;\d])[^。；;]{0,60}?)\s+)?"
     r"(?P<numbers>(?:[-+]?\d+(?:\.\d+)?(?:/\d+)?[ \u3000\u00a0]+)*[-+]?\d+(?:\.\d+)?(?:/\d+)?)$"
 )
 
@@ -50,6 +51,75 @@ class _TableBuilder:
         self.flush()
 
 
+def flattened_row(line: str) -> list[str] | None:
+    """The cells of a table row flattened into one line (tabs, Markdown pipes, or spaces before the
+    numbers), or None when the line is prose."""
+    if "\t" in line:
+        return line.split("\t")
+    stripped = line.strip()
+    if stripped.startswith("|") and stripped.count("|") >= 2:
+        if _PIPE_SEPARATOR.match(stripped):
+            return []
+        return [cell.strip() for cell in stripped.strip("|").split("|")]
+    spaced = _SPACED_ROW.match(stripped)
+    if spaced and (spaced["label"] or len(spaced["numbers"].split()) > 1):
+        return ([spaced["label"].strip()] if spaced["label"] else []) + spaced["numbers"].split()
+    return None
+
+
+def tabulate(blocks: list[Block]) -> list[Block]:
+    """HTML pages that print the report's tables as text: runs of paragraphs that are flattened rows,
+    or one cell per paragraph (a few label paragraphs, then one paragraph per value or printed blank
+    line), become tables. Trailing blanks of such rows are row separators, which alignment drops."""
+    out: list[Block] = []
+    table = _TableBuilder(out)
+    cells: list[tuple[str, int | None]] = []  # the one-cell-per-paragraph row being read
+    for block in blocks:
+        text = block.text if isinstance(block, Paragraph) else ""
+        if cells and isinstance(block, Paragraph) and not text:
+            cells.append(("", block.line))  # a printed empty line inside a row: a blank cell
+            continue
+        if isinstance(block, Paragraph) and _is_single_value(text) and (cells or any(c.isdigit() for c in text)):
+            if not cells:
+                labels = _trailing_labels(out)
+                del out[len(out) - len(labels):]
+                cells = [(b.text, b.line) for b in labels]
+            cells.append((text, block.line))
+            continue
+        if cells:
+            table.add_row(cells, exact=True)
+            cells = []
+        row = flattened_row(text) if isinstance(block, Paragraph) else None
+        if row is None:
+            table.close()
+            out.append(block)
+        elif row:
+            table.add_row([(cell, block.line) for cell in row], exact=False)
+    if cells:
+        table.add_row(cells, exact=True)
+    table.close()
+    return out
+
+
+_MAX_ROW_LABELS = 3  # group, sub-group and row label of section 三
+
+
+def _is_single_value(text: str) -> bool:
+    return bool(text) and len(text) <= 16 and " " not in text.strip() and looks_numeric(text)
+
+
+def _trailing_labels(blocks: list[Block]) -> list[Paragraph]:
+    """The short label paragraphs right before a value: the row's labels (captions stay prose)."""
+    labels: list[Paragraph] = []
+    for block in reversed(blocks):
+        if not isinstance(block, Paragraph) or not block.text or len(block.text) > 60 or len(labels) == _MAX_ROW_LABELS:
+            break
+        if "第二十条" in block.text or block.text.startswith(("行政复议", "行政诉讼")):
+            break
+        labels.insert(0, block)
+    return labels
+
+
 def read_text(text: str) -> Grid:
     blocks: list[Block] = []
     table = _TableBuilder(blocks)
@@ -61,28 +131,18 @@ def read_text(text: str) -> Grid:
             table.pending.append((body[1:], number))
             previous_was_cell = True
             continue
-        if "\t" in body:
-            table.end_pending_row()
-            table.add_row([(cell, number) for cell in body.split("\t")], exact=False)
-            previous_was_cell = False
-            continue
         stripped = body.strip()
-        if stripped.startswith("|") and stripped.count("|") >= 2:
+        # after a cell line, a line without tabs continues that cell ("本年新\n制作数量")
+        row = flattened_row(body) if "\t" in body or not previous_was_cell else None
+        if row is not None:
             table.end_pending_row()
-            if not _PIPE_SEPARATOR.match(stripped):
-                cells = stripped.strip("|").split("|")
-                table.add_row([(cell.strip(), number) for cell in cells], exact=False)
+            if row:
+                table.add_row([(cell, number) for cell in row], exact=False)
             previous_was_cell = False
             continue
         if not stripped:
             table.end_pending_row()
             previous_was_cell = False
-            continue
-        spaced = _SPACED_ROW.match(stripped)
-        if spaced and (spaced["label"] or len(spaced["numbers"].split()) > 1) and not previous_was_cell:
-            table.end_pending_row()
-            label = [(spaced["label"].strip(), number)] if spaced["label"] else []
-            table.add_row(label + [(n, number) for n in spaced["numbers"].split()], exact=False)
             continue
         if previous_was_cell and table.pending:
             # a line break inside a cell ("本年新\n制作数量")

@@ -8,7 +8,7 @@ from dataclasses import dataclass
 from decimal import Decimal, InvalidOperation
 from functools import lru_cache
 
-from extract.schema import AMOUNT, AMOUNT_WAN, COUNT, SIGNED_COUNT
+from extract.schema import AMOUNT, AMOUNT_WAN, COUNT
 
 # Characters that mean "nothing to report" when they are all a cell holds.
 _DASHES = {"-", "--", "—", "——", "–", "/", "\\", "无", "－", "―", "─", "×", "x"}
@@ -38,7 +38,8 @@ def clean_cell_text(text: str) -> str:
 def looks_numeric(text: str) -> bool:
     """True when a cell holds a value (or an explicit 'nothing'), as opposed to a label."""
     cleaned = clean_cell_text(text)
-    return bool(cleaned) and (cleaned in _DASHES or parse_value(text, SIGNED_COUNT).is_number or _money(cleaned))
+    return bool(cleaned) and (cleaned in _DASHES or parse_value(text, AMOUNT).is_number or _money(cleaned)
+                              or bool(_PAIR.match(cleaned)))
 
 
 def _money(cleaned: str) -> bool:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import sys
+from datetime import date
 from pathlib import Path
 
 import typer
@@ -78,6 +79,34 @@ def check(
     else:
         print_findings(console, findings)
     raise typer.Exit(1 if failures or any(f.severity == "error" for f in findings) else 0)
+
+
+@app.command()
+def status(
+    year: int | None = typer.Option(None, "--year", help="Report year (default: every year whose deadline has passed)."),
+    fmt: str = typer.Option("table", "--format", help="table | html | csv | json"),
+    output: Path | None = typer.Option(None, "--output", help="Write to this file instead of the terminal."),
+    db: Path = typer.Option(Path("nianbao.db"), "--db", help="The crawl's database."),
+    store_dir: Path = typer.Option(Path("store"), "--store", help="The document file store."),
+    as_of: str | None = typer.Option(None, "--as-of", help="Evaluate as of this date (YYYY-MM-DD; default today)."),
+) -> None:
+    """The morning status report: not published, late, inconsistent, unreachable. Exit 1 on error findings."""
+    from nianbao.status import status_command
+
+    raise typer.Exit(status_command(db, store_dir, year, fmt, output, date.fromisoformat(as_of) if as_of else None))
+
+
+@app.command()
+def simulate(
+    portals: int = typer.Option(50, "--portals", help="County portals in the world."),
+    seed: int = typer.Option(7, "--seed", help="The world is the same for the same seed."),
+    units_out: Path | None = typer.Option(None, "--units-out", help="Write the world's units file (CSV/YAML)."),
+    truth_out: Path | None = typer.Option(None, "--truth-out", help="Write the ground truth JSON."),
+) -> None:
+    """Serve an offline world of county portals on loopback until Ctrl-C."""
+    from simulator.cli import simulate as serve
+
+    serve(portals, seed, units_out, truth_out)
 
 
 @app.command()

@@ -4,7 +4,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-APT_PACKAGES=(antiword tesseract-ocr tesseract-ocr-chi-sim poppler-utils chromium redis-server fonts-wqy-zenhei)
+APT_PACKAGES=(antiword libreoffice-writer-nogui tesseract-ocr tesseract-ocr-chi-sim poppler-utils chromium redis-server fonts-wqy-zenhei)
 missing=()
 for pkg in "${APT_PACKAGES[@]}"; do
   dpkg -s "$pkg" >/dev/null 2>&1 || missing+=("$pkg")
