@@ -78,6 +78,7 @@ class _Values:
 
     cells: list[Cell | None]
     short_by_one: bool = False  # a 7-column row printed with 6 numbers
+    unplaced: bool = False  # a flattened row with too few values to know which columns they belong to
 
 
 def align(values: list[Cell], expected: int, exact: bool) -> _Values:
@@ -100,6 +101,9 @@ def align(values: list[Cell], expected: int, exact: bool) -> _Values:
         cells = cells[-expected:]
     if len(cells) == expected - 1 and expected == len(REQUEST_COLUMNS) and all(clean_cell_text(c.text) for c in cells):
         return _Values([*cells, None], short_by_one=True)
+    if not exact and len(cells) < expected:
+        # Blank cells vanished with the merged ones: placing the rest from the left would be a guess.
+        return _Values([None] * expected, unplaced=bool(cells))
     return _Values([*cells, *([None] * (expected - len(cells)))])
 
 
@@ -149,6 +153,7 @@ class _Builder:
         appeal_values: list[Cell] = []
         active_rows = [(row.key, row.label) for table in active_tables(self.template) for row in table.rows]
         requests = request_rows(self.template)
+        request_labels = [(row.key, row.label) for row in requests]
         for block in self.grid.blocks:
             if isinstance(block, Paragraph):
                 # Flattened tables keep their header lines as prose: they still say where we are.
@@ -171,6 +176,13 @@ class _Builder:
                 if not values or (not labels and region != "appeals"):
                     continue
                 leaf_cell = labels[-1] if labels else None
+                # A row with nothing but blanks after its label must name a row outright; a keyword is
+                # not enough (header rows such as "信息内容 | 本年收费金额" end in padding cells).
+                blank_row = not any(clean_cell_text(c.text) for c in values)
+                if blank_row and leaf_cell is not None and not any(
+                    match_score(leaf_cell.text, label) >= PREFIX for _, label in [*active_rows, *request_labels]
+                ):
+                    continue
                 if region in (None, "active") and leaf_cell is not None:
                     key = best_match(leaf_cell.text, active_rows)
                     if key is not None:
@@ -183,7 +195,9 @@ class _Builder:
                         region = "requests"
                         self.request_row(key, leaf_cell, values, block)
                         continue
-                if region == "appeals" and len(appeal_values) < len(APPEAL_KEYS):
+                if region == "appeals" and len(appeal_values) < len(APPEAL_KEYS) and any(
+                    clean_cell_text(c.text) for c in values
+                ):  # a header row padded with empty cells holds no values
                     appeal_values.extend(self.appeal_cells(values, block))
                     if len(appeal_values) >= len(APPEAL_KEYS):
                         self.appeals(appeal_values[: len(APPEAL_KEYS)])
@@ -230,13 +244,20 @@ class _Builder:
     def active_row(self, row_key: str, values: list[Cell], table: Table) -> None:
         spec = next(t for t in active_tables(self.template) if any(r.key == row_key for r in t.rows))
         aligned = align(values, len(spec.columns), table.exact_columns)
+        self.unplaced(f"active.{row_key}", values, aligned)
         for col, cell in zip(spec.columns, aligned.cells, strict=True):
             self.put(f"active.{row_key}.{col.key}", cell)
         self.found_active = True
 
+    def unplaced(self, prefix: str, values: list[Cell], aligned: _Values) -> None:
+        if aligned.unplaced:
+            printed = " ".join(c.text.strip() for c in values if clean_cell_text(c.text))
+            self.warnings.append(f"{prefix}: values {printed} cannot be placed in their columns; left null")
+
     def request_row(self, row_key: str, label: Cell, values: list[Cell], table: Table) -> None:
         aligned = align(values, len(REQUEST_COLUMNS), table.exact_columns)
         prefix = f"requests.{row_key}"
+        self.unplaced(prefix, values, aligned)
         if self.padded_short_row(aligned, table):
             aligned = _Values([*aligned.cells[:-1], None], short_by_one=True)
         if aligned.short_by_one:

@@ -51,19 +51,20 @@ class _TableBuilder:
         self.flush()
 
 
-def flattened_row(line: str) -> list[str] | None:
-    """The cells of a table row flattened into one line (tabs, Markdown pipes, or spaces before the
-    numbers), or None when the line is prose."""
+def flattened_row(line: str) -> tuple[list[str], bool] | None:
+    """The cells of a table row flattened into one line, and whether its blank cells are real: Markdown
+    pipes delimit every cell; tabs and spaces lose and add empty cells where labels were merged.
+    None when the line is prose."""
     if "\t" in line:
-        return line.split("\t")
+        return line.split("\t"), False
     stripped = line.strip()
     if stripped.startswith("|") and stripped.count("|") >= 2:
         if _PIPE_SEPARATOR.match(stripped):
-            return []
-        return [cell.strip() for cell in stripped.strip("|").split("|")]
+            return [], True
+        return [cell.strip() for cell in stripped.strip("|").split("|")], True
     spaced = _SPACED_ROW.match(stripped)
     if spaced and (spaced["label"] or len(spaced["numbers"].split()) > 1):
-        return ([spaced["label"].strip()] if spaced["label"] else []) + spaced["numbers"].split()
+        return ([spaced["label"].strip()] if spaced["label"] else []) + spaced["numbers"].split(), False
     return None
 
 
@@ -93,8 +94,8 @@ def tabulate(blocks: list[Block]) -> list[Block]:
         if row is None:
             table.close()
             out.append(block)
-        elif row:
-            table.add_row([(cell, block.line) for cell in row], exact=False)
+        elif row[0]:
+            table.add_row([(cell, block.line) for cell in row[0]], exact=row[1])
     if cells:
         table.add_row(cells, exact=True)
     table.close()
@@ -136,8 +137,8 @@ def read_text(text: str) -> Grid:
         row = flattened_row(body) if "\t" in body or not previous_was_cell else None
         if row is not None:
             table.end_pending_row()
-            if row:
-                table.add_row([(cell, number) for cell in row], exact=False)
+            if row[0]:
+                table.add_row([(cell, number) for cell in row[0]], exact=row[1])
             previous_was_cell = False
             continue
         if not stripped:

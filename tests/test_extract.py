@@ -167,3 +167,36 @@ def test_text_with_spaces_between_cells(seed: str) -> None:
     [report] = extract_document(text.encode())
     assert report.values == expected(seed)["fields"]
     assert report.sections == list("一二三四五六")
+
+
+@pytest.mark.parametrize("seed", SEEDS)
+def test_markdown_pipe_tables(seed: str) -> None:
+    sys.path.insert(0, str(FIXTURES))
+    try:
+        from make_seed_html import read_seed
+    finally:
+        sys.path.pop(0)
+    from simulator.render import render_text
+
+    [report] = extract_document(render_text(read_seed(seed), style="pipes").encode())
+    assert report.values == expected(seed)["fields"]
+
+
+def _without_title_year(seed: str) -> str:
+    text = (FIXTURES / "seeds" / f"{seed}.txt").read_text(encoding="utf-8")
+    return text.replace("大新镇人民政府2020年政府信息公开工作年度报告", "大新镇人民政府政府信息公开工作年度报告")
+
+
+def test_year_from_the_statistics_period_when_the_title_has_none() -> None:
+    text = _without_title_year("000").replace(
+        "## 一、总体情况", "本报告中所列数据的统计期限自2020年1月1日起至2020年12月31日止。\n\n## 一、总体情况")
+    [report] = extract_document(text.encode())
+    assert (report.unit, report.year) == ("大新镇人民政府", 2020)
+
+
+def test_year_from_the_url_then_from_the_publication_date() -> None:
+    text = _without_title_year("000").encode()
+    assert extract_document(text, url="http://x.gov.cn/zfxxgk/zfxxgknb/2020n/index.html")[0].year == 2020
+    page = (FIXTURES / "real" / "shuyang_fgj_2023.html").read_text(encoding="utf-8").replace("2023年", "")
+    [report] = extract_document(page.encode())
+    assert (report.year, report.published_on) == (2023, "2024-01-17")  # published 2024 → reports on 2023
