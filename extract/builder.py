@@ -11,6 +11,7 @@ from __future__ import annotations
 import re
 from collections.abc import Iterator
 from dataclasses import dataclass, field
+from functools import lru_cache
 
 from extract.labels import EXACT, PREFIX, best_match, contains_any, leaf, match_score, normalize
 from extract.model import Cell, FieldValue, Grid, Paragraph, Report, Table
@@ -373,13 +374,25 @@ def _split_group_prefix(text: str, group: str | None) -> tuple[str | None, str]:
     return group, text
 
 
+@lru_cache(maxsize=1 << 16)
+def _text_region(text: str) -> str | None:
+    if contains_any(text, ACTIVE_CAPTION.keywords):
+        return "active"
+    if len(text) < 30 and normalize(text).startswith(_APPEAL_HEADERS):
+        return "appeals"
+    if any(match_score(text, label) >= PREFIX for label in REQUEST_HEADER_LABELS):
+        return "requests"
+    return None
+
+
 def _region_of(texts: list[str], current: str | None) -> str | None:
     """The table region a header row or line opens: section 二's captions, 三's header, 四's header."""
-    if any(contains_any(t, ACTIVE_CAPTION.keywords) for t in texts):
+    regions = {_text_region(t) for t in texts}
+    if "active" in regions:
         return "active"
-    if current != "appeals" and any(normalize(t).startswith(_APPEAL_HEADERS) for t in texts if len(t) < 30):
+    if "appeals" in regions and current != "appeals":
         return "appeals"
-    if any(match_score(t, label) >= PREFIX for t in texts for label in REQUEST_HEADER_LABELS):
+    if "requests" in regions:
         return "requests"
     return None
 

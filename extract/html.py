@@ -157,7 +157,7 @@ def _span(cell: lxml.etree._Element, name: str) -> int:
 
 
 def _read_table(table: lxml.etree._Element, index: int) -> Table:
-    rows = [tr for tr in table.iter("tr") if _enclosing_table(tr) is table]
+    rows = table.xpath("./tr | ./thead/tr | ./tbody/tr | ./tfoot/tr")
     occupied: dict[tuple[int, int], Cell] = {}
     for r, tr in enumerate(rows):
         c = 0

@@ -26,7 +26,7 @@ AMOUNT = "amount"  # money in the unit the report states (kept in provenance)
 VALUE_UNITS = {COUNT: "件", SIGNED_COUNT: "件", AMOUNT_WAN: "万元", AMOUNT: "as printed"}
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, eq=False)  # identity hashing: labels are module constants, looked up in hot caches
 class Label:
     """A template label and the variants real reports print instead."""
 
