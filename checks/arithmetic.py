@@ -11,6 +11,7 @@ from __future__ import annotations
 import re
 from collections.abc import Sequence
 from dataclasses import dataclass
+from functools import cache
 
 from checks.findings import Finding, Subject
 from extract.model import Report
@@ -24,6 +25,7 @@ from extract.schema import (
     SIGNED_COUNT,
     RequestRow,
     request_rows,
+    template_keys,
 )
 
 MONEY_TOLERANCE = 0.00005  # 万元, report_format.md §3
@@ -48,15 +50,27 @@ class Term:
         return (self.key, self.value if self.printed else None)
 
 
-def _row_parts(report: Report, key: str) -> list[str]:
-    """The keys printed in the same table row as `key` (section 四 is a single row of 15 cells), without
-    the row's totals: a row with only 总计 printed was never broken down, its other blanks are not zeros."""
-    if FIELDS_BY_KEY[key].section == "四":
-        row = [k for k in report.keys if FIELDS_BY_KEY[k].section == "四"]
-    else:
-        prefix = key.rsplit(".", 1)[0] + "."
-        row = [k for k in report.keys if k.startswith(prefix)]
-    return [k for k in row if not k.endswith((f".{_TOTAL}", f".{_APPEAL_TOTAL}"))]
+def _row_of(key: str) -> str:
+    """The table row a key is printed in: section 四 is a single row of 15 cells, every other row is the
+    key without its column."""
+    return "四" if FIELDS_BY_KEY[key].section == "四" else key.rsplit(".", 1)[0]
+
+
+@cache
+def _template_rows(template: str | None) -> dict[str, tuple[str, ...]]:
+    """Each row of a template's tables → its keys without the row's totals: a row with only 总计 printed
+    was never broken down, its other blanks are not zeros. Rows depend on the template alone, so they are
+    computed once, not for every cell of every report."""
+    rows: dict[str, list[str]] = {}
+    for key in template_keys(template) if template else ():
+        if not key.endswith((f".{_TOTAL}", f".{_APPEAL_TOTAL}")):
+            rows.setdefault(_row_of(key), []).append(key)
+    return {row: tuple(keys) for row, keys in rows.items()}
+
+
+def _row_parts(report: Report, key: str) -> tuple[str, ...]:
+    """The keys printed in the same table row as `key`, without the row's totals."""
+    return _template_rows(report.template).get(_row_of(key), ())
 
 
 def cell_term(report: Report, key: str, label: str, *, sign: int = 1, year_tag: str = "") -> Term:
@@ -140,12 +154,13 @@ def row_name(row: RequestRow) -> str:
 
 
 _ROWS = {r.key: r for r in request_rows("2019") + request_rows("2021")}
+_ROW_MARKS = {key: row_mark(row) for key, row in _ROWS.items()}
 _COLUMN_LABEL = {c.key: c.label.canonical for c in REQUEST_COLUMNS}
 
 
 def request_term(report: Report, row: str, column: str, *, year_tag: str = "") -> Term:
     """A section-三 cell named by its row's short mark (一, （七）…)."""
-    return cell_term(report, f"requests.{row}.{column}", row_mark(_ROWS[row]), year_tag=year_tag)
+    return cell_term(report, f"requests.{row}.{column}", _ROW_MARKS[row], year_tag=year_tag)
 
 
 def result_rows(report: Report) -> list[str]:

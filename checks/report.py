@@ -42,8 +42,9 @@ def check_structure(report: Report, subject: Subject) -> list[Finding]:
                 (("missing_sections", "".join(missing)),),
             )
         )
-    # A table printed as a picture is reported once, as image_only, not also as missing.
-    tables = [t for t in report.missing_tables if t not in report.image_only_sections]
+    # A table printed as a picture is reported once, as image_only, not also as missing; so is the table of a
+    # section that is missing altogether, as sections_missing.
+    tables = [t for t in report.missing_tables if t not in report.image_only_sections and t not in missing]
     if tables:
         findings.append(
             subject.finding(

@@ -155,9 +155,21 @@ def _plan_reports(rng: random.Random, unit: SimUnit, portal_encoding: str) -> No
         unit.reports[year] = report
 
 
+# A copy of last year's report repeats it whole, so the report it copies prints all of it in its own year's
+# template: a copy of a report with a section or the tables left out would repeat that defect too.
+_NOT_COPIED = ("wrong_template", "missing_section", "tables_missing")
+
+
+def _copied_next_year(report: AnnualReport) -> bool:
+    after = report.unit.reports.get(report.year + 1)
+    return after is not None and "copy_of_last_year" in after.defects
+
+
 def _eligible(report: AnnualReport, kind: str) -> bool:
     unit, year = report.unit, report.year
     if report.published_on is None or any(d in _CONTENT_DEFECTS for d in report.defects):
+        return False
+    if kind in _NOT_COPIED and _copied_next_year(report):
         return False
     if kind == "tables_missing":  # an edit must change printed numbers
         return report.edited_on is None
@@ -166,7 +178,8 @@ def _eligible(report: AnnualReport, kind: str) -> bool:
         return unit.level == TOWNSHIP and year in (2019, 2020, YEARS[-1])
     if kind == "copy_of_last_year":
         before = unit.reports.get(year - 1)
-        return year not in (YEARS[0], 2021) and before is not None and before.published_on is not None
+        return (year not in (YEARS[0], 2021) and before is not None and before.published_on is not None
+                and not set(before.defects) & set(_NOT_COPIED))
     return True
 
 
@@ -176,13 +189,15 @@ def _give_content_defect(rng: random.Random, report: AnnualReport, kind: str) ->
         report.template = "2021" if report.template == "2019" else "2019"
     elif kind == "missing_section":
         report.omit_sections = frozenset({rng.choice(("四", "五", "六", "六"))})
+    elif kind == "copy_of_last_year":  # printed as the report it copies: （六） as one row or as three
+        report.other_as_single_row = report.unit.reports[report.year - 1].other_as_single_row
 
 
 def _ensure_every_kind(rng: random.Random, world: World) -> None:
     """Give each defect and fault kind at least one occurrence when the world is big enough to hold it."""
     reports = [r for u in world.units for r in u.reports.values()]
     present = {d for r in reports for d in r.defects}
-    plain = [r for r in reports if not r.defects and r.visible(world.today)]
+    plain = [r for r in reports if not r.defects and r.visible(world.today) and not _copied_next_year(r)]
     if "unpublished" not in present and plain:
         never = rng.choice(plain)
         never.published_on, never.defects = None, ["unpublished"]

@@ -75,7 +75,7 @@ def _report_truth(world: World, cms: Cms, report: AnnualReport, base: str) -> di
         "dead_urls": [u for u, a in zip(urls, articles, strict=True) if cms.article_path(a) in dead],
         "title": report.title,
         "unit_as_printed": report.unit.name,
-        "template": truth.template,
+        "template": truth.template if report.tables_printed else None,  # no table text, no template to tell
         "form": report.form,
         "encoding": report.encoding,
         "charset_header": report.charset_header,

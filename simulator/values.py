@@ -1,9 +1,9 @@
 """Ground-truth numbers of the reports: a unit's series of years, consistent by construction, and the defects.
 
 A clean report satisfies H1–H4 (report_format.md §3.1) and, against the unit's previous printed report,
-X1 and X2 (§3.2) exactly, and X3 for the 试行 years. Each year is drawn from a `Ledger` — what the unit
-carries from one report to the next — and the ledger is then updated from what the report *printed*,
-so a defect in one year never makes a later clean year inconsistent.
+X1 and X2 (§3.2) exactly, X3 for the 试行 years, and P5 (§3.3: documents made this year are published). Each
+year is drawn from a `Ledger` — what the unit carries from one report to the next — and the ledger is then
+updated from what the report *printed*, so a defect in one year never makes a later clean year inconsistent.
 """
 
 from __future__ import annotations
@@ -152,7 +152,8 @@ def _active(rng: random.Random, level: str, template: str, ledger: Ledger) -> Va
             "active.fees.amount_wan": round(rng.uniform(0, fees), 4) if rng.random() < 0.5 else 0,
         }
         return v
-    published = issued if rng.random() < 0.8 else rng.randint(0, issued)
+    # 试行 第（一）项: what was made this year is mostly published this year, at least one of it (P5).
+    published = issued if rng.random() < 0.8 else rng.randint(min(issued, 1), issued)
     v |= {
         "active.rules.made": 0,
         "active.rules.published": 0,
@@ -284,7 +285,8 @@ def _grid(template: str, other_as_single_row: bool) -> tuple[dict[str, tuple[str
 
 
 def violations(values: Values, template: str, year: int, previous: Values | None) -> list[str]:
-    """The rules of report_format.md §3 that printed values break (H1–H4, H6, X1, X2, P1); blank counts as 0."""
+    """The rules of report_format.md §3 that printed values break (H1–H4, H6, X1–X3, P1); blank counts as 0.
+    `previous` is the unit's report of the year before as printed, None when there is none or it printed no tables."""
     n = {k: (v or 0) for k, v in values.items()}
     rows, outcomes = _grid(template, values.get("requests.other_misc.total") is None)
     found = []
@@ -311,6 +313,11 @@ def violations(values: Values, template: str, year: int, previous: Values | None
             for row in rows_x2
         ):
             found.append("X2")
+        if template == "2019" and all(f"active.{row}.prev_items" in previous for row in _ITEM_ROWS) and any(
+            n[f"active.{row}.prev_items"] != _n(previous, f"active.{row}.prev_items") + _n(previous, f"active.{row}.change")
+            for row in _ITEM_ROWS
+        ):
+            found.append("X3")  # e.g. a copy of last year's tables: 上一年项目数量 not moved on by last year's 增/减
     if any(v for k, v in n.items() if k.startswith("active.rules.")):  # no county-level unit makes 规章
         found.append("P1")
     return found

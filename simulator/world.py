@@ -134,6 +134,20 @@ class AnnualReport:
     def edited(self, today: date) -> bool:
         return self.edited_on is not None and self.edited_on <= today
 
+    @property
+    def tables_printed(self) -> bool:
+        """False for a report whose 二/三/四 headings stand over tables with no text in them (tables_missing)."""
+        return "tables_missing" not in self.defects
+
+    @property
+    def copied_from(self) -> AnnualReport:
+        """The report whose text this one repeats: itself, or — for a copy of last year's, through a copy of a
+        copy — the last report of the unit that was written anew."""
+        report = self
+        while "copy_of_last_year" in report.defects and report.year - 1 in report.unit.reports:
+            report = report.unit.reports[report.year - 1]
+        return report
+
 
 @dataclass(frozen=True)
 class Fault:
@@ -183,11 +197,14 @@ class YearTruth:
     narrative_offset: int  # added to the 本年新收 count the prose quotes: not 0 contradicts the table (P2)
     changed_cells: dict[str, V.Value]  # cells a defect changed, for the ground truth
     year: int
-    prior: V.Values | None  # the unit's previous published report, for the cross-year rules
+    prior: V.Values | None  # the unit's previous published report with tables, for the cross-year rules
+    tables: bool = True  # False: the report prints no table text (tables_missing), so no number to check
 
     @cached_property
     def violations(self) -> list[str]:
         """The rules the printed numbers break (computed when first asked: serving pages never needs it)."""
+        if not self.tables:
+            return []
         return V.violations(self.fields, self.template, self.year, self.prior)
 
 
@@ -260,16 +277,24 @@ def _unit_series(seed: int, unit: SimUnit) -> dict[int, YearTruth]:
                 known = [p for p in parts if p is not None]
                 printed[f"requests.other.{column}"] = sum(known) if known else None  # type: ignore[arg-type]
         original = V.edit_numbers(rng, printed) if "edited_after_publication" in kinds else None
-        prior = previous if year - 1 in unit.reports and unit.reports[year - 1].published_on else None
+        before = unit.reports.get(year - 1)
+        prior = previous if before is not None and before.published_on and before.tables_printed else None
+        offset = 0
+        if "narrative_contradiction" in kinds:
+            # Prose may count this year's and the carried-over applications together (P2 accepts both), so the
+            # wrong number is neither 本年新收 nor 本年新收 + 上年结转.
+            carried = int(printed.get("requests.carried_over.total") or 0)
+            offset = rng.choice([d for d in range(1, 6) if d != carried])
         series[year] = YearTruth(
             template=report.template,
             fields=printed,
             original_fields=original,
             blank=blank,
-            narrative_offset=rng.randint(1, 5) if "narrative_contradiction" in kinds else 0,
+            narrative_offset=offset,
             year=year,
             prior=prior,
             changed_cells=changed,
+            tables=report.tables_printed,
         )
         V.carry(ledger, printed)
         previous, previous_template = printed, report.template

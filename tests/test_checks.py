@@ -256,6 +256,15 @@ def test_tables_missing_and_image_only_are_reported_once_each() -> None:
     assert only(findings, "image_only").severity == "info"
 
 
+def test_a_missing_section_is_not_also_a_missing_table() -> None:
+    # Section 四 left out altogether: its heading and its table are gone, which is one finding, not two.
+    report = make_report(sections=list("一二三五六"), missing_tables=["四"])
+    assert found(check_report(report)) == {("sections_missing", "")}
+    # Headings 二/三/四 there, their tables not: tables_missing (P6), and for a section that is gone, only that.
+    report = make_report(sections=list("一二三五六"), missing_tables=["二", "四"])
+    assert only(check_report(report), "tables_missing").cells == (("missing_tables", "二"),)
+
+
 # ---------------------------------------------------------------- plausibility
 
 

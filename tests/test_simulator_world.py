@@ -9,13 +9,18 @@ from pathlib import Path
 
 import pytest
 
+from checks import narrative_similarity
+from extract import extract_document
+from extract.model import Report
 from extract.schema import APPEAL_COLUMNS, APPEAL_GROUPS, REQUEST_COLUMNS, template_keys
 from registry.units import load_units, save_units
 from simulator import World, build_world, serve_world
 from simulator.cms import cms_for
+from simulator.documents import report_document
+from simulator.render import render_text
 from simulator.server import WorldServer
 from simulator.truth import ground_truth, registry_units
-from simulator.world import CMS_FAMILIES, LAYOUTS, YEARS
+from simulator.world import CMS_FAMILIES, LAYOUTS, YEARS, AnnualReport
 
 PORT = 8080  # any: the truth is computed, not served
 
@@ -86,6 +91,9 @@ def test_clean_reports_satisfy_h1_to_h4_and_x1_x2_exactly() -> None:
                 for group in APPEAL_GROUPS:  # H4
                     parts = sum(fields[f"{group.key}.{c}"] or 0 for c, _ in APPEAL_COLUMNS[:-1])
                     assert fields[f"{group.key}.total"] in (parts, None)
+                if report["template"] == "2019":  # P5: what was made this year is published, no more than that
+                    made, published = fields["active.normative_docs.made"], fields["active.normative_docs.published"]
+                    assert (published > 0 if made else published == 0) and published <= made
                 if previous is not None and previous["published"]:  # X1, X2
                     for c in cols:
                         assert _column(fields, "carried_over", c) == _column(previous["fields"], "carried_forward", c)
@@ -113,6 +121,54 @@ def test_defective_reports_break_what_their_defect_says(sim_world: World) -> Non
                 assert report.published_on > report.deadline
             elif report.published_on is not None:
                 assert report.published_on <= report.deadline
+
+
+def _prose(world: World, report: AnnualReport) -> Report:
+    """The report's prose as the extractor hands it to the copy check."""
+    doc = report_document(world, report)
+    narrative = {n: "\n".join(p) for n, p in doc.narrative.items() if n not in doc.omit_sections}
+    return Report(unit=None, year=report.year, template=None, title=None, narrative=narrative)
+
+
+def test_honest_prose_changes_every_year_and_a_copy_repeats_it() -> None:
+    world = build_world(12, 5)
+    honest, copies = [], []
+    for unit in world.units:
+        for year in YEARS[1:]:
+            before, report = unit.reports[year - 1], unit.reports[year]
+            if before.published_on and report.published_on:
+                similarity = narrative_similarity(_prose(world, before), _prose(world, report))
+                (copies if "copy_of_last_year" in report.defects else honest).append(similarity)
+    assert len(honest) > 500 and copies
+    assert max(honest) < 0.75  # far from the 90 % of a copy (report_format.md §3.2 X4)
+    assert min(copies) >= 0.95
+
+
+def test_a_copy_of_a_copy_repeats_the_report_written_anew() -> None:
+    world = build_world(3, 2)
+    unit = next(u for u in world.units if all(u.reports[y].published_on and not u.reports[y].defects for y in (2022, 2023, 2024)))
+    for year in (2023, 2024):  # before any truth is computed: 2024 copies 2023, which copies 2022
+        unit.reports[year].defects.append("copy_of_last_year")
+    first, second, third = (unit.reports[y] for y in (2022, 2023, 2024))
+    assert third.copied_from is first and second.copied_from is first
+    assert world.truth_of(third).fields == world.truth_of(first).fields
+    assert narrative_similarity(_prose(world, second), _prose(world, third)) >= 0.95
+
+
+def test_a_report_without_tables_prints_no_table_text_and_breaks_no_number_rule(sim_world: World) -> None:
+    truth = _truth(sim_world)
+    bare = [(u, r) for u in sim_world.units for r in u.reports.values() if "tables_missing" in r.defects and r.published_on]
+    assert bare
+    for unit, report in bare:
+        (extracted,) = extract_document(render_text(report_document(sim_world, report)).encode())
+        assert extracted.missing_tables == ["二", "三", "四"] and extracted.sections == list("一二三四五六")
+        assert extracted.template is None and not any(extracted.values.values())
+        entry = next(e for u in truth["units"] if u["unit_id"] == unit.unit_id for e in u["reports"] if e["year"] == report.year)
+        assert entry["template"] is None and entry["missing_tables"] == ["二", "三", "四"]
+        assert entry["violations"] == [] and not any(entry["fields"].values())
+        after = unit.reports.get(report.year + 1)
+        if after is not None and after.published_on:  # nothing printed to carry over from
+            assert sim_world.truth_of(after).prior is None
 
 
 def test_the_units_file_round_trips_and_leaves_some_columns_to_discover(sim_world: World, tmp_path: Path) -> None:

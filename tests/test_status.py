@@ -402,11 +402,6 @@ def expected_findings(world: World) -> set[tuple[str, str, int]]:
     return expected
 
 
-# Strict: once the simulator and the engine agree, this passes and the mark must go.
-@pytest.mark.xfail(strict=True, raises=AssertionError,
-                   reason="simulator vs engine (issue 5 reply): plain reports' prose ≥ 90 % alike across years "
-                   "(copy_of_last_year); a copy of a copy re-uses the wrong year's prose; tables_missing printed as blank "
-                   "tables, whose X1/X2 the truth still counts; an omitted section 四 also reported as tables_missing")
 def test_simulated_world_findings_equal_injected_defects(tmp_path: Path) -> None:
     world = build_world(7, seed=7)
     assert len(world.units) >= 100
