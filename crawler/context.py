@@ -68,6 +68,8 @@ def portal_key(url: str) -> str:
 
 
 class CrawlContext:
+    """The crawl's shared state; `CrawlContext.of(crawler)` opens it (the store, a new run) on first use."""
+
     def __init__(self, crawler: Crawler) -> None:
         settings = crawler.settings
         self.crawler = crawler
@@ -118,10 +120,10 @@ class CrawlContext:
             portal.names = UnitNames(portal.units)
         lacking = {u.unit_id for u in self.store.units_without_report(self.night.year - 1)}
         self.settled = {u.unit_id for u in units} - lacking
-        registered = {u.unit_id for u in units}
+        portal_of = {u.unit_id: portal_key(u.portal_url) for u in units}
         for report in self.store.latest_reports():
-            if report.unit_id in registered and not self.full and self.due(report.source_url):
-                self._reports_due.setdefault(portal_key(report.source_url), []).append((report.source_url, report.unit_id))
+            if report.unit_id in portal_of and not self.full and self.due(report.source_url):
+                self._reports_due.setdefault(portal_of[report.unit_id], []).append((report.source_url, report.unit_id))
         return list(self.portals.values())
 
     # ---------------------------------------------------------------------------------------- incremental

@@ -81,13 +81,69 @@ def check(
     raise typer.Exit(1 if failures or any(f.severity == "error" for f in findings) else 0)
 
 
+units_app = typer.Typer(help="The target registry: units that must publish, and their portals.", no_args_is_help=True)
+app.add_typer(units_app, name="units")
+DB_OPTION = typer.Option(Path("nianbao.db"), "--db", help="The crawl's database.")
+STORE_OPTION = typer.Option(Path("store"), "--store", help="The document file store.")
+
+
+@units_app.command("import")
+def units_import(file: Path = typer.Argument(..., help="A units file (CSV or YAML)."), db: Path = DB_OPTION,
+                 store_dir: Path = STORE_OPTION) -> None:
+    """Load a units file into the database (updates units already there)."""
+    from registry.units import UnitsFileError, load_units
+    from storage import Store
+
+    try:
+        units = load_units(file)
+    except (OSError, UnitsFileError) as exc:
+        errors.print(f"[red]error[/red] {file}: {exc}", highlight=False)
+        raise typer.Exit(1) from None
+    with Store.open(db, store_dir) as store:
+        store.upsert_units(units)
+    console.print(f"{len(units)} units imported into {db}")
+
+
+@units_app.command("list")
+def units_list(db: Path = DB_OPTION, store_dir: Path = STORE_OPTION) -> None:
+    """The units in the database."""
+    from rich.table import Table
+
+    from registry.units import LEVELS
+    from storage import Store
+
+    with Store.open(db, store_dir) as store:
+        units = store.units()
+    table = Table(title=f"单位 units: {len(units)}", title_justify="left")
+    for column in ("unit_id", "名称 name", "级别 level", "县 county", "CMS", "年报栏目 column"):
+        table.add_column(column)
+    for unit in units:
+        table.add_row(unit.unit_id, unit.name, LEVELS[unit.level], unit.parent_county, unit.cms,
+                      " ".join(unit.column_urls) or "（从首页发现 discovered from the home page）")
+    console.print(table)
+
+
+@app.command()
+def crawl(
+    units: Path = typer.Option(Path("units.csv"), "--units", help="The units file (CSV or YAML)."),
+    limit: int | None = typer.Option(None, "--limit", help="Crawl only the first N units."),
+    db: Path = DB_OPTION,
+    store_dir: Path = STORE_OPTION,
+) -> None:
+    """Crawl the units' portals into the database: politely, incrementally, losing nothing."""
+    from crawler.run import crawl as run_crawl
+
+    summary = run_crawl(units, db, store_dir, limit=limit, console=console)
+    raise typer.Exit(0 if summary.finish_reason == "finished" else 1)
+
+
 @app.command()
 def status(
     year: int | None = typer.Option(None, "--year", help="Report year (default: every year whose deadline has passed)."),
     fmt: str = typer.Option("table", "--format", help="table | html | csv | json"),
     output: Path | None = typer.Option(None, "--output", help="Write to this file instead of the terminal."),
-    db: Path = typer.Option(Path("nianbao.db"), "--db", help="The crawl's database."),
-    store_dir: Path = typer.Option(Path("store"), "--store", help="The document file store."),
+    db: Path = DB_OPTION,
+    store_dir: Path = STORE_OPTION,
     as_of: str | None = typer.Option(None, "--as-of", help="Evaluate as of this date (YYYY-MM-DD; default today)."),
 ) -> None:
     """The morning status report: not published, late, inconsistent, unreachable. Exit 1 on error findings."""

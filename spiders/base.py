@@ -34,7 +34,7 @@ from scrapy.exceptions import (
 )
 from scrapy.http import Response, TextResponse
 from scrapy.spidermiddlewares.httperror import HttpError
-from twisted.internet.error import ConnectError, ConnectionDone, ConnectionLost, DNSLookupError, TimeoutError
+from twisted.internet import error as tx
 from twisted.python.failure import Failure
 from twisted.web._newclient import ResponseFailed
 
@@ -376,10 +376,10 @@ def describe(failure: Failure) -> tuple[str, str]:
         text = str(exc)
         return ("robots" if "robots.txt" in text else "redirect" if "redirect" in text else "ignored"), text
     kinds = (
-        ((CannotResolveHostError, DNSLookupError), "dns"),
-        ((DownloadTimeoutError, TimeoutError), "timeout"),
+        ((CannotResolveHostError, tx.DNSLookupError), "dns"),
+        ((DownloadTimeoutError, tx.TimeoutError), "timeout"),
         ((ResponseDataLossError,), "data_loss"),
-        ((DownloadConnectionRefusedError, ConnectError, ConnectionLost, ConnectionDone, ResponseFailed,
+        ((DownloadConnectionRefusedError, tx.ConnectError, tx.ConnectionLost, tx.ConnectionDone, ResponseFailed,
           DownloadFailedError), "connection"),
     )
     kind = next((name for types, name in kinds if isinstance(exc, types)), "other")

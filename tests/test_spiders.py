@@ -11,17 +11,21 @@ from urllib.parse import parse_qs, urlsplit
 import pytest
 from scrapy import Request
 from scrapy.crawler import Crawler
+from scrapy.exceptions import CannotResolveHostError, DownloadTimeoutError, IgnoreRequest, ResponseDataLossError
 from scrapy.http import HtmlResponse, Response, TextResponse, XmlResponse
 from scrapy.settings import Settings
+from scrapy.spidermiddlewares.httperror import HttpError
 from scrapy.utils.reactor import install_reactor, is_reactor_installed
 from scrapy.utils.test import get_crawler
+from twisted.internet import error as tx
+from twisted.python.failure import Failure
 
 from crawler.context import CrawlContext
 from crawler.items import ARTICLE, PAGE, DocumentItem
-from crawler.middlewares import EncodingMiddleware
+from crawler.middlewares import CONDITIONAL, STORED, ConditionalGetMiddleware, EncodingMiddleware
 from registry.units import COUNTY_DEPARTMENT, COUNTY_GOVERNMENT, TOWNSHIP, Unit
 from spiders.article import file_links, page_title, publisher
-from spiders.base import ARTICLE_ITEM, DEPTH, LIST_TITLE, OWNER, PENDING, PORTAL, UNITS
+from spiders.base import ARTICLE_ITEM, DEPTH, LIST_TITLE, OWNER, PENDING, PORTAL, TRACKED, UNITS, describe
 from spiders.cms import adapter_for
 from spiders.cms.gkmlpt import FRAGMENTS, Gkmlpt
 from spiders.cms.hanweb import META, Hanweb
@@ -401,3 +405,52 @@ def test_article_title_and_publisher_without_metas() -> None:
     assert file_links(response) == [HOME + "zwgk/zfxxgk/zfxxgknb/files/report.PDF"]
     assert resolve_unit(UnitNames(SIHONG), titles=[page_title(response)], publisher=publisher(response),
                         owner=None) == "321324000000-fgj"
+
+
+@pytest.mark.parametrize(
+    ("exception", "kind"),
+    [
+        (HttpError(HtmlResponse("http://www.sihong.gov.cn/x", status=404)), "http_404"),
+        (IgnoreRequest("Forbidden by robots.txt"), "robots"),
+        (IgnoreRequest("max redirections reached"), "redirect"),
+        (tx.DNSLookupError("www.sihong.gov.cn"), "dns"),
+        (CannotResolveHostError("www.sihong.gov.cn"), "dns"),
+        (tx.TimeoutError(), "timeout"),
+        (DownloadTimeoutError(), "timeout"),
+        (tx.ConnectionRefusedError(), "connection"),
+        (ResponseDataLossError(), "data_loss"),
+        (ValueError("odd"), "other"),
+    ],
+)
+def test_failures_are_named_by_kind(exception: Exception, kind: str) -> None:
+    assert describe(Failure(exception))[0] == kind
+
+
+def test_a_redirect_loop_is_recorded_for_its_units(crawler: Crawler) -> None:
+    url = HOME + "zwgk/go30211.jsp"
+    looped = Request(url, meta={PORTAL: "www.sihong.gov.cn", UNITS: ("321324000000",), TRACKED: True,
+                                "redirect_urls": [url, url + "?loop=1"]})
+    crawler.spider._dropped(looped, crawler.spider)
+    context = CrawlContext.of(crawler)
+    [error] = context.store.errors_for_run(context.run_id)
+    assert (error.unit_id, error.url, error.kind) == ("321324000000", url, "redirect")
+
+
+def test_conditional_get_sends_the_stored_validators_and_answers_a_304_from_the_store(crawler: Crawler) -> None:
+    url = HOME + "zwgk/zfxxgk/zfxxgknb/"
+    context = CrawlContext.of(crawler)
+    body = (PAGES / "trs_list.html").read_bytes()
+    sha256 = context.store.save_document(body, "text/html")
+    context.store.record_fetch(url, 200, {"ETag": '"5f1-abc"', "Last-Modified": "Tue, 21 Jan 2025 02:00:00 GMT"},
+                               sha256, context.run_id)
+    middleware = ConditionalGetMiddleware(crawler)
+    request = Request(url, meta={CONDITIONAL: True})
+    middleware.process_request(request)
+    assert request.headers[b"If-None-Match"] == b'"5f1-abc"'
+    assert request.headers[b"If-Modified-Since"] == b"Tue, 21 Jan 2025 02:00:00 GMT"
+    answer = middleware.process_response(request, Response(url, status=304, request=request))
+    assert isinstance(answer, HtmlResponse) and answer.status == 200 and answer.body == body and STORED in answer.flags
+    # Without validators kept for it, a URL is fetched plainly.
+    fresh = Request(HOME + "zwgk/", meta={CONDITIONAL: True})
+    middleware.process_request(fresh)
+    assert b"If-None-Match" not in fresh.headers

@@ -1,0 +1,333 @@
+"""The crawl end to end, against simulated worlds served on loopback: every report of a healthy portal stored with its
+ground-truth fields, no look-alike stored, every failing portal's error recorded; a second night of the unchanged
+world cheap and changing nothing; an edit stored as a new version; a crawl killed midway and run again losing and
+duplicating nothing.
+
+Each crawl runs in a subprocess, as the nightly scheduler runs it (Twisted's reactor starts once per process), with
+the politeness delays tuned down through settings overrides.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import signal
+import sqlite3
+import subprocess
+import sys
+import time
+import urllib.request
+from collections.abc import Iterator
+from dataclasses import dataclass
+from datetime import timedelta
+from pathlib import Path
+from typing import Any
+from urllib.parse import urljoin
+
+import pytest
+
+from registry.units import COUNTY_GOVERNMENT, Unit, save_units
+from simulator import RunningWorld, build_world, serve_world
+from simulator.attachments import PLACEHOLDER_MARK
+from simulator.world import ATTACHMENT_FORMS, CMS_FAMILIES, FAULTS, FIRST_DAY
+from spiders.recognize import FIRST_YEAR, is_lookalike
+from storage import Store
+
+REPO = Path(__file__).resolve().parent.parent
+PORTALS = 30
+SEED = 7
+FAST = {
+    "DOWNLOAD_DELAY": 0,
+    "AUTOTHROTTLE_ENABLED": False,
+    "DOWNLOAD_TIMEOUT": 3,  # a read-timeout fault stalls 30 s: give up soon and retry
+    "LOG_LEVEL": "ERROR",
+}
+DEAD_HOST = "127.0.9.254"  # no portal listens there: every connection is refused
+_ATTACHMENT_LINK = re.compile(r"""href="([^"]+\.(?:pdf|docx|doc|xls))\"""")
+
+
+def night(n: int) -> str:
+    """The crawl nights follow the world's calendar: night 1 is the world's first day."""
+    return (FIRST_DAY + timedelta(days=n - 1)).isoformat()
+
+
+@dataclass
+class Workspace:
+    units: Path
+    db: Path
+    store: Path
+
+    def crawl(self, nth_night: int, **overrides: Any) -> dict[str, Any]:
+        """A crawl in a subprocess; its CrawlSummary as a dict."""
+        return json.loads(_run(self._script(nth_night, overrides)).stdout.splitlines()[-1])
+
+    def start(self, nth_night: int) -> subprocess.Popen[str]:
+        return subprocess.Popen([sys.executable, "-c", self._script(nth_night, {})], cwd=REPO, text=True,
+                                stdout=subprocess.PIPE, stderr=subprocess.PIPE, start_new_session=True)
+
+    def _script(self, nth_night: int, overrides: dict[str, Any]) -> str:
+        settings = {**FAST, "NIANBAO_NIGHT": night(nth_night), **overrides}
+        return (
+            "import dataclasses, json\nfrom pathlib import Path\nfrom crawler.run import crawl\n"
+            f"summary = crawl(Path({str(self.units)!r}), Path({str(self.db)!r}), Path({str(self.store)!r}), "
+            f"limit=None, settings_overrides={settings!r})\n"
+            "print(json.dumps(dataclasses.asdict(summary)))\n"
+        )
+
+    def open_store(self) -> Store:
+        return Store.open(self.db, self.store)
+
+
+def _run(script: str) -> subprocess.CompletedProcess[str]:
+    done = subprocess.run([sys.executable, "-c", script], cwd=REPO, capture_output=True, text=True, timeout=600)
+    assert done.returncode == 0, done.stderr[-3000:]
+    return done
+
+
+def workspace(directory: Path, running: RunningWorld, extra: tuple[Unit, ...] = ()) -> Workspace:
+    directory.mkdir(parents=True, exist_ok=True)
+    space = Workspace(directory / "units.csv", directory / "nianbao.db", directory / "store")
+    save_units([*running.units, *extra], space.units)
+    return space
+
+
+def dead_unit(port: int) -> Unit:
+    """A county whose portal is down for good."""
+    return Unit(unit_id="659999000000", name="不在线县人民政府", division_code="659999000000", level=COUNTY_GOVERNMENT,
+                province="新疆维吾尔自治区", parent_county="不在线县", portal_url=f"http://{DEAD_HOST}:{port}/",
+                aliases=("不在线县",))
+
+
+def requests_served(running: RunningWorld) -> int:
+    return sum(stats.requests for stats in running.stats().values())
+
+
+def content_rows(db: Path) -> dict[str, list[tuple[Any, ...]]]:
+    with sqlite3.connect(db) as connection:
+        return {table: connection.execute(f"SELECT * FROM {table} ORDER BY 1, 2").fetchall()
+                for table in ("reports", "report_versions", "fields")}
+
+
+def published(truth: dict[str, Any]) -> Iterator[tuple[dict[str, Any], dict[str, Any]]]:
+    """(unit, report) of every report one can read today: published, and not only at a dead link."""
+    for unit in truth["units"]:
+        for report in unit["reports"]:
+            if report.get("published") and set(report["urls"]) - set(report["dead_urls"]):
+                yield unit, report
+
+
+def attachment_url(report: dict[str, Any]) -> str:
+    """The file an attachment-form report is published as: the link on its article page."""
+    url = next(u for u in report["urls"] if u not in report["dead_urls"])
+    page = urllib.request.urlopen(url, timeout=10).read().decode("utf-8", "replace")
+    return urljoin(url, _ATTACHMENT_LINK.search(page).group(1))  # type: ignore[union-attr]
+
+
+# ------------------------------------------------------------------------------------ three nights of one world
+
+
+@dataclass
+class Night:
+    summary: dict[str, Any]
+    requests: int
+    truth: dict[str, Any]
+    rows_before: dict[str, list[tuple[Any, ...]]]
+
+
+@pytest.fixture(scope="module")
+def world() -> Iterator[RunningWorld]:
+    with serve_world(build_world(PORTALS, SEED)) as running:
+        yield running
+
+
+@pytest.fixture(scope="module")
+def space(world: RunningWorld, tmp_path_factory: pytest.TempPathFactory) -> Workspace:
+    return workspace(tmp_path_factory.mktemp("crawl"), world, (dead_unit(world.port),))
+
+
+def _night(world: RunningWorld, space: Workspace, nth: int, **overrides: Any) -> Night:
+    world.reset_stats()
+    before = content_rows(space.db) if space.db.exists() else {}
+    summary = space.crawl(nth, **overrides)
+    return Night(summary, requests_served(world), world.truth, before)
+
+
+@pytest.fixture(scope="module")
+def night1(world: RunningWorld, space: Workspace) -> Night:
+    return _night(world, space, 1)
+
+
+@pytest.fixture(scope="module")
+def night2(world: RunningWorld, space: Workspace, night1: Night) -> Night:
+    return _night(world, space, 2)
+
+
+@pytest.fixture(scope="module")
+def night3(world: RunningWorld, space: Workspace, night2: Night) -> Night:
+    world.advance()
+    # Night 3 is every stored report's revisit night: edits in place show only in the report's own page.
+    return _night(world, space, 3, NIANBAO_REVISIT_NIGHTS=1)
+
+
+def test_world_has_every_family_and_fault(night1: Night) -> None:
+    assert {p["cms"] for p in night1.truth["portals"]} == set(CMS_FAMILIES)
+    assert {f["kind"] for p in night1.truth["portals"] for f in p["faults"]} == set(FAULTS)
+    assert night1.summary["finish_reason"] == "finished"
+
+
+def test_first_night_stores_every_report_with_its_fields(night1: Night, space: Workspace) -> None:
+    with space.open_store() as store:
+        _check_reports(store, night1.truth)
+
+
+def _check_reports(store: Store, truth_of_world: dict[str, Any]) -> None:
+    stored = {(r.unit_id, r.year): r for r in store.latest_reports()}
+    problems = []
+    for unit, truth in published(truth_of_world):
+        key = (unit["unit_id"], truth["year"])
+        if truth["form"] in ATTACHMENT_FORMS:
+            # The simulator serves placeholder files for now: the crawl must have fetched the one the page links.
+            state = store.url_state(attachment_url(truth))
+            if state is None or state.sha256 is None:
+                problems.append(f"{key}: attachment not fetched")
+                continue
+            with store.open_document(state.sha256) as document:
+                if PLACEHOLDER_MARK in document.read():
+                    continue
+        if key not in stored:
+            problems.append(f"{key}: {truth['form']} report at {truth['urls']} not stored")
+            continue
+        report = store.load_report(stored[key].report_id)
+        if truth["form"] == "image_only":
+            if report.image_only_sections != truth["image_only_sections"]:
+                problems.append(f"{key}: image-only sections {report.image_only_sections}")
+            continue
+        wrong = {k: (report.value(k), v) for k, v in truth["fields"].items() if report.value(k) != v}
+        if wrong:
+            problems.append(f"{key}: {len(wrong)} fields differ, e.g. {list(wrong.items())[:3]}")
+        if not truth["missing_tables"] and report.template != truth["template"]:
+            problems.append(f"{key}: template {report.template} ≠ {truth['template']}")
+    assert not problems, f"{len(problems)} problems:\n" + "\n".join(problems[:30])
+
+
+def test_no_look_alike_is_stored(night1: Night, space: Workspace) -> None:
+    expected = {(unit["unit_id"], report["year"]) for unit, report in published(night1.truth)}
+    with space.open_store() as store:
+        for report in store.latest_reports():
+            assert (report.unit_id, report.year) in expected, f"not a published report: {report}"
+            assert report.year >= FIRST_YEAR and not is_lookalike(report.title or ""), report.title
+
+
+def test_every_failing_portal_has_a_recorded_error(night1: Night, space: Workspace) -> None:
+    with space.open_store() as store:
+        errors = store.errors_for_run(night1.summary["run_id"])
+        assert store.integrity_ok()
+    failing_urls = {f["url"] for p in night1.truth["portals"] for f in p["faults"]
+                    if f["kind"] == "not_found" or (f["kind"] == "moved_column" and f.get("status") == 404)}
+    assert failing_urls
+    recorded = {e.url for e in errors}
+    assert failing_urls <= recorded, f"not recorded: {failing_urls - recorded}"
+    dead = [e for e in errors if e.unit_id == "659999000000"]
+    assert dead and {e.kind for e in dead} <= {"connection", "dns", "timeout"}, dead
+    assert night1.summary["portals_unreachable"] == 1
+
+
+def test_one_request_at_a_time_per_portal_and_robots_txt_obeyed(night1: Night, world: RunningWorld) -> None:
+    stats = world.stats()  # night 1's: stats are reset before each night
+    assert sum(s.disallowed_requests for s in stats.values()) == 0
+    # A read-timeout fault keeps the server's side busy after the crawler gave up and asked again.
+    stalled = {p["host"] for p in night1.truth["portals"] for f in p["faults"] if f["kind"] == "read_timeout"}
+    assert {host: s.max_in_flight for host, s in stats.items() if host not in stalled and s.max_in_flight > 1} == {}
+
+
+def test_second_night_of_an_unchanged_world_is_cheap_and_changes_nothing(night1: Night, night2: Night,
+                                                                         space: Workspace) -> None:
+    assert night2.summary["finish_reason"] == "finished"
+    assert night2.requests <= 0.10 * night1.requests, (night2.requests, night1.requests)
+    assert content_rows(space.db) == night2.rows_before
+    assert night2.summary["reports_new"] == night2.summary["reports_changed"] == 0
+
+
+def test_an_edited_report_gets_a_new_version_and_keeps_the_old(night3: Night, space: Workspace) -> None:
+    with space.open_store() as store:
+        _check_edits(store, night3)
+
+
+def _check_edits(store: Store, night3: Night) -> None:
+    today = night3.truth["today"]
+    edited = [(u, r) for u, r in published(night3.truth) if r.get("edited_on") == today]
+    appeared = [(u, r) for u, r in published(night3.truth) if r.get("published_on") == today]
+    assert edited and appeared
+    for unit, truth in edited:
+        history = [v for v in store.report_history(unit["unit_id"]) if v.year == truth["year"]]
+        current = next(v for v in history if v.is_current)
+        assert current.run_id == night3.summary["run_id"] and len(history) >= 2
+        now, before = store.load_report(current.report_id), store.load_report(current.report_id, current.version - 1)
+        assert all(now.value(k) == v for k, v in truth["fields"].items())
+        assert all(before.value(k) == v for k, v in truth["original_fields"].items())
+    for unit, truth in appeared:
+        if truth["form"] not in ATTACHMENT_FORMS:
+            assert any(v.year == truth["year"] for v in store.report_history(unit["unit_id"]))
+
+
+# ----------------------------------------------------------------------------------------------- a killed crawl
+
+
+def stored_reports(store: Store) -> dict[tuple[str, int], tuple[int, dict[str, Any]]]:
+    """(unit, year) → (how many versions, the current version's values)."""
+    versions: dict[tuple[str, int], int] = {}
+    for unit_id in {r.unit_id for r in store.latest_reports()}:
+        for version in store.report_history(unit_id):
+            versions[(unit_id, version.year)] = versions.get((unit_id, version.year), 0) + 1
+    return {(r.unit_id, r.year): (versions[(r.unit_id, r.year)], store.load_report(r.report_id).values)
+            for r in store.latest_reports()}
+
+
+def test_a_killed_crawl_run_again_loses_and_duplicates_nothing(fresh_running_world: RunningWorld,
+                                                              tmp_path: Path) -> None:
+    killed = workspace(tmp_path / "killed", fresh_running_world)
+    process = killed.start(1)
+    try:
+        deadline = time.monotonic() + 120
+        while time.monotonic() < deadline and process.poll() is None:
+            time.sleep(0.5)
+            if killed.db.exists() and _count(killed.db, "reports") >= 40:
+                break
+        assert process.poll() is None, "the crawl ended before it could be killed"
+    finally:
+        os.killpg(process.pid, signal.SIGKILL)  # the crawl and its extraction workers, as an OOM kill would
+        process.wait()
+    partial = _count(killed.db, "reports")
+    assert partial >= 40
+    again = killed.crawl(1)
+    assert again["finish_reason"] == "finished"
+    clean = workspace(tmp_path / "clean", fresh_running_world)
+    clean.crawl(1)
+    with killed.open_store() as store, clean.open_store() as reference:
+        assert store.integrity_ok()
+        assert stored_reports(store) == stored_reports(reference)
+        runs = store.db.execute("SELECT status FROM crawl_runs ORDER BY run_id").fetchall()
+        assert [r[0] for r in runs] == ["abandoned", "finished"]
+
+
+def _count(db: Path, table: str) -> int:
+    try:
+        with sqlite3.connect(db, timeout=30) as connection:
+            return connection.execute(f"SELECT count(*) FROM {table}").fetchone()[0]
+    except sqlite3.OperationalError:  # not created yet
+        return 0
+
+
+def test_scrapy_crawl_command(fresh_running_world: RunningWorld, tmp_path: Path) -> None:
+    """`scrapy crawl portals -a units=FILE` runs the same spider with the project's settings."""
+    space = workspace(tmp_path, fresh_running_world)
+    settings = [f"-s{k}={v}" for k, v in {**FAST, "NIANBAO_DB": space.db, "NIANBAO_STORE_DIR": space.store,
+                                          "NIANBAO_NIGHT": night(1)}.items()]
+    done = subprocess.run([str(Path(sys.executable).with_name("scrapy")), "crawl", "portals", "-a", f"units={space.units}",
+                           "-a", "limit=20", *settings], cwd=REPO, capture_output=True, text=True, timeout=300)
+    assert done.returncode == 0, done.stderr[-3000:]
+    with space.open_store() as store:
+        units = {r.unit_id for r in store.latest_reports()}
+        assert units and units <= {u.unit_id for u in fresh_running_world.units[:20]}
+        assert store.run(1)["status"] == "finished"
