@@ -236,8 +236,9 @@ def test_every_failing_portal_has_a_recorded_error(night1: Night, space: Workspa
 def test_one_request_at_a_time_per_portal_and_robots_txt_obeyed(night1: Night, world: RunningWorld) -> None:
     stats = world.stats()  # night 1's: stats are reset before each night
     assert sum(s.disallowed_requests for s in stats.values()) == 0
-    # A read-timeout fault keeps the server's side busy after the crawler gave up and asked again.
-    stalled = {p["host"] for p in night1.truth["portals"] for f in p["faults"] if f["kind"] == "read_timeout"}
+    # A read-timeout or slow fault keeps the server's handler busy after the crawler timed out, closed the
+    # connection and asked again (a slow page can pass the tests' 3 s timeout on a loaded machine).
+    stalled = {p["host"] for p in night1.truth["portals"] for f in p["faults"] if f["kind"] in ("read_timeout", "slow")}
     assert {host: s.max_in_flight for host, s in stats.items() if host not in stalled and s.max_in_flight > 1} == {}
 
 
