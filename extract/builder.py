@@ -11,19 +11,16 @@ from __future__ import annotations
 import re
 from collections.abc import Iterator
 from dataclasses import dataclass, field
-from functools import lru_cache
 
-from extract.labels import EXACT, PREFIX, best_match, contains_any, leaf, match_score, normalize
+from extract.labels import EXACT, PREFIX, best_match, leaf, match_score, normalize, table_region
 from extract.model import Cell, FieldValue, Grid, Paragraph, Report, Table
 from extract.schema import (
-    ACTIVE_CAPTION,
     APPEAL_COLUMNS,
     APPEAL_GROUPS,
     COUNT,
     FIELDS_BY_KEY,
     REQUEST_COLUMNS,
     REQUEST_GROUPS,
-    REQUEST_HEADER_LABELS,
     REQUEST_LEGAL_PERSON_COLUMNS,
     REQUEST_OTHER_SUBROWS,
     SECTIONS,
@@ -41,7 +38,6 @@ _PERIOD = re.compile(r"(?:统计期限|统计期|统计时限|时间范围)[^。
 _PERIOD_END = re.compile(r"至\s*(20[12]\d)\s*年\s*12\s*月\s*3[01]\s*日")
 _URL_YEAR = re.compile(r"(?:^|[/_=])(?:gknb|nb_?)?(20[12]\d)(?:n|nb|nd)?(?:[/_&]|$)")
 _UNIT_SUFFIX_NOISE = re.compile(r"^(?:关于|【[^】]*】)")
-_APPEAL_HEADERS = ("行政复议", "行政诉讼")
 APPEAL_KEYS = tuple(f"{g.key}.{c}" for g in APPEAL_GROUPS for c, _ in APPEAL_COLUMNS)
 
 
@@ -374,20 +370,9 @@ def _split_group_prefix(text: str, group: str | None) -> tuple[str | None, str]:
     return group, text
 
 
-@lru_cache(maxsize=1 << 16)
-def _text_region(text: str) -> str | None:
-    if contains_any(text, ACTIVE_CAPTION.keywords):
-        return "active"
-    if len(text) < 30 and normalize(text).startswith(_APPEAL_HEADERS):
-        return "appeals"
-    if any(match_score(text, label) >= PREFIX for label in REQUEST_HEADER_LABELS):
-        return "requests"
-    return None
-
-
 def _region_of(texts: list[str], current: str | None) -> str | None:
     """The table region a header row or line opens: section 二's captions, 三's header, 四's header."""
-    regions = {_text_region(t) for t in texts}
+    regions = {table_region(t) for t in texts}
     if "active" in regions:
         return "active"
     if "appeals" in regions and current != "appeals":

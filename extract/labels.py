@@ -14,7 +14,7 @@ from collections.abc import Iterable, Sequence
 from functools import lru_cache
 from typing import TypeVar
 
-from extract.schema import Label
+from extract.schema import ACTIVE_CAPTION, APPEAL_HEADINGS, REQUEST_HEADER_LABELS, Label
 
 _SPACES = re.compile(r"[\s\u3000\u00a0\u200b\ufeff]+")
 _QUOTES = str.maketrans({"“": '"', "”": '"', "＂": '"', "‘": "'", "’": "'", "「": '"', "」": '"', "『": '"', "』": '"'})
@@ -98,3 +98,16 @@ def _keyword_position(printed: str, label: Label) -> int:
 def contains_any(text: str, phrases: Sequence[str]) -> bool:
     norm = normalize(text)
     return any(normalize(p) in norm for p in phrases)
+
+
+@lru_cache(maxsize=1 << 16)
+def table_region(text: str) -> str | None:
+    """The report table a caption or header text opens: 二's 第二十条 captions ("active"), 四's
+    行政复议/行政诉讼 header ("appeals"), 三's header ("requests"); None for anything else."""
+    if contains_any(text, ACTIVE_CAPTION.keywords):
+        return "active"
+    if len(text) < 30 and normalize(text).startswith(APPEAL_HEADINGS):
+        return "appeals"
+    if any(match_score(text, label) >= PREFIX for label in REQUEST_HEADER_LABELS):
+        return "requests"
+    return None

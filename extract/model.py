@@ -33,10 +33,6 @@ class Cell:
         place = f"table {self.table} row {self.row} col {self.col}"
         return f"{place} (line {self.line})" if self.line is not None else place
 
-    @property
-    def is_merged_copy(self) -> bool:
-        return self.span_of is not None
-
 
 @dataclass
 class Table:

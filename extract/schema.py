@@ -305,6 +305,8 @@ APPEAL_GROUPS: tuple[AppealGroup, ...] = (
     AppealGroup("litigation_direct", Label("行政诉讼 未经复议直接起诉", keywords=("未经复议",))),
     AppealGroup("litigation_after_review", Label("行政诉讼 复议后起诉", keywords=("复议后起诉",))),
 )
+# The words section 四's header row opens with: 行政复议, 行政诉讼.
+APPEAL_HEADINGS: tuple[str, ...] = tuple(dict.fromkeys(g.label.canonical.split()[0] for g in APPEAL_GROUPS))
 APPEAL_COLUMNS: tuple[tuple[str, Label], ...] = (
     ("upheld", Label("结果维持")),
     ("corrected", Label("结果纠正")),

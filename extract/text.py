@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import re
 
+from extract.labels import table_region
 from extract.model import Block, Cell, Grid, Paragraph, Table
 from extract.values import looks_numeric
 
@@ -115,7 +116,7 @@ def _trailing_labels(blocks: list[Block]) -> list[Paragraph]:
     for block in reversed(blocks):
         if not isinstance(block, Paragraph) or not block.text or len(block.text) > 60 or len(labels) == _MAX_ROW_LABELS:
             break
-        if "第二十条" in block.text or block.text.startswith(("行政复议", "行政诉讼")):
+        if table_region(block.text) in ("active", "appeals"):
             break
         labels.insert(0, block)
     return labels
