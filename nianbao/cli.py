@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import json
 import sys
-from datetime import date
 from pathlib import Path
 
 import typer
@@ -12,12 +11,33 @@ from rich.console import Console
 
 from checks import check_reports
 from extract import ExtractionError, Report, extract_document
+from nianbao.config import Config, ConfigError, load
 from nianbao.display import print_findings, print_report
 
 app = typer.Typer(help="nianbao 年报 — watch government portals for their annual information-disclosure reports.",
                   no_args_is_help=True, add_completion=False)
 console = Console()
 errors = Console(stderr=True, soft_wrap=True)
+
+
+@app.callback()
+def main(
+    ctx: typer.Context,
+    config_file: Path | None = typer.Option(None, "--config", help="Settings file (TOML; default $NIANBAO_CONFIG, else ./nianbao.toml)."),
+    overrides: list[str] = typer.Option([], "--set", help="Override a setting: --set crawl.download_delay=5 (see `nianbao config show`)."),
+) -> None:
+    ctx.obj = (config_file, overrides)
+
+
+def settings(ctx: typer.Context, flags: dict[str, object] | None = None) -> Config:
+    """The effective settings, with this command's own options (None: not given) on top. A setting nianbao cannot
+    use ends the command with one clear line."""
+    config_file, overrides = ctx.find_root().obj or (None, [])
+    try:
+        return load(config_file, overrides).with_flags(flags or {})
+    except ConfigError as exc:
+        errors.print(f"[red]error[/red] settings: {exc}", highlight=False)
+        raise typer.Exit(2) from None
 
 
 def _extract_files(files: list[Path]) -> tuple[list[tuple[Path, Report]], int]:
@@ -83,17 +103,23 @@ def check(
 
 units_app = typer.Typer(help="The target registry: units that must publish, and their portals.", no_args_is_help=True)
 app.add_typer(units_app, name="units")
-DB_OPTION = typer.Option(Path("nianbao.db"), "--db", help="The crawl's database.")
-STORE_OPTION = typer.Option(Path("store"), "--store", help="The document file store.")
+DB_OPTION = typer.Option(None, "--db", help="The database (default: the storage.db setting, nianbao.db).")
+STORE_OPTION = typer.Option(None, "--store", help="The document file store (default: the storage.store setting, store/).")
+
+
+def storage_flags(db: Path | None, store_dir: Path | None) -> dict[str, object]:
+    return {"storage.db": db, "storage.store": store_dir}
 
 
 @units_app.command("import")
-def units_import(file: Path = typer.Argument(..., help="A units file (CSV or YAML)."), db: Path = DB_OPTION,
-                 store_dir: Path = STORE_OPTION) -> None:
+def units_import(ctx: typer.Context, file: Path = typer.Argument(..., help="A units file (CSV or YAML)."),
+                 db: Path | None = DB_OPTION, store_dir: Path | None = STORE_OPTION) -> None:
     """Load a units file into the database (updates units already there)."""
     from registry.units import UnitsFileError, load_units
     from storage import Store
 
+    config = settings(ctx, storage_flags(db, store_dir))
+    db, store_dir = config["storage.db"], config["storage.store"]
     try:
         units = load_units(file)
     except (OSError, UnitsFileError) as exc:
@@ -105,14 +131,15 @@ def units_import(file: Path = typer.Argument(..., help="A units file (CSV or YAM
 
 
 @units_app.command("list")
-def units_list(db: Path = DB_OPTION, store_dir: Path = STORE_OPTION) -> None:
+def units_list(ctx: typer.Context, db: Path | None = DB_OPTION, store_dir: Path | None = STORE_OPTION) -> None:
     """The units in the database."""
     from rich.table import Table
 
     from registry.units import LEVELS
     from storage import Store
 
-    with Store.open(db, store_dir) as store:
+    config = settings(ctx, storage_flags(db, store_dir))
+    with Store.open(config["storage.db"], config["storage.store"]) as store:
         units = store.units()
     table = Table(title=f"单位 units: {len(units)}", title_justify="left")
     for column in ("unit_id", "名称 name", "级别 level", "县 county", "CMS", "年报栏目 column"):
@@ -125,31 +152,36 @@ def units_list(db: Path = DB_OPTION, store_dir: Path = STORE_OPTION) -> None:
 
 @app.command()
 def crawl(
-    units: Path = typer.Option(Path("units.csv"), "--units", help="The units file (CSV or YAML)."),
+    ctx: typer.Context,
+    units: Path | None = typer.Option(None, "--units", help="The units file (CSV or YAML; default: the registry.units setting)."),
     limit: int | None = typer.Option(None, "--limit", help="Crawl only the first N units."),
-    db: Path = DB_OPTION,
-    store_dir: Path = STORE_OPTION,
+    db: Path | None = DB_OPTION,
+    store_dir: Path | None = STORE_OPTION,
 ) -> None:
     """Crawl the units' portals into the database: politely, incrementally, losing nothing."""
     from crawler.run import crawl as run_crawl
 
-    summary = run_crawl(units, db, store_dir, limit=limit, console=console)
+    config = settings(ctx, {**storage_flags(db, store_dir), "registry.units": units, "crawl.limit": limit})
+    summary = run_crawl(config["registry.units"], config["storage.db"], config["storage.store"],
+                        limit=config["crawl.limit"] or None, settings_overrides=config.scrapy_overrides(), console=console)
     raise typer.Exit(0 if summary.finish_reason == "finished" else 1)
 
 
 @app.command()
 def status(
+    ctx: typer.Context,
     year: int | None = typer.Option(None, "--year", help="Report year (default: every year whose deadline has passed)."),
     fmt: str = typer.Option("table", "--format", help="table | html | csv | json"),
     output: Path | None = typer.Option(None, "--output", help="Write to this file instead of the terminal."),
-    db: Path = DB_OPTION,
-    store_dir: Path = STORE_OPTION,
-    as_of: str | None = typer.Option(None, "--as-of", help="Evaluate as of this date (YYYY-MM-DD; default today)."),
+    db: Path | None = DB_OPTION,
+    store_dir: Path | None = STORE_OPTION,
+    as_of: str | None = typer.Option(None, "--as-of", help="Evaluate as of this date (YYYY-MM-DD; default: status.today, else today)."),
 ) -> None:
     """The morning status report: not published, late, inconsistent, unreachable. Exit 1 on error findings."""
     from nianbao.status import status_command
 
-    raise typer.Exit(status_command(db, store_dir, year, fmt, output, date.fromisoformat(as_of) if as_of else None))
+    config = settings(ctx, {**storage_flags(db, store_dir), "status.today": as_of})
+    raise typer.Exit(status_command(config["storage.db"], config["storage.store"], year, fmt, output, config.today))
 
 
 @app.command()
@@ -165,15 +197,106 @@ def simulate(
     serve(portals, seed, units_out, truth_out)
 
 
+@app.command("run-once")
+def run_once(ctx: typer.Context, db: Path | None = DB_OPTION, store_dir: Path | None = STORE_OPTION) -> None:
+    """Run one nightly cycle now: crawl → extract → checks → status report → alerts. Exit 1 unless it finished."""
+    from scheduler import configure_logging, run_cycle
+
+    config = settings(ctx, storage_flags(db, store_dir))
+    configure_logging(config)
+    result = run_cycle(config)
+    colour = "green" if result.ok else "red"
+    console.print(f"[{colour}]cycle {result.cycle_id} {result.outcome}[/{colour}]: {result.message}", highlight=False)
+    raise typer.Exit(0 if result.ok else 1)
+
+
 @app.command()
-def demo() -> None:
-    """Run the main job on bundled material (for now: extract the sample reports and print them)."""
-    samples = sorted(Path(__file__).resolve().parent.parent.glob("tests/fixtures/seeds/*.txt"))
-    reports, failures = _extract_files(samples)
-    for path, report in reports:
-        print_report(console, report, path.name)
-    console.print(f"[green]{len(reports)} reports extracted[/green], {failures} failed.")
-    raise typer.Exit(1 if failures else 0)
+def schedule(ctx: typer.Context, db: Path | None = DB_OPTION, store_dir: Path | None = STORE_OPTION) -> None:
+    """Run the nightly cycle on the schedule.cron trigger until SIGTERM or Ctrl-C."""
+    from scheduler import serve
+
+    raise typer.Exit(serve(settings(ctx, storage_flags(db, store_dir)), console))
+
+
+config_app = typer.Typer(help="nianbao's settings: file, environment, flags.", no_args_is_help=True)
+app.add_typer(config_app, name="config")
+
+
+@config_app.command("show")
+def config_show(ctx: typer.Context, as_toml: bool = typer.Option(False, "--toml", help="Print a settings file instead.")) -> None:
+    """The effective value of every setting and where it came from."""
+    from rich.table import Table
+
+    from nianbao.config import to_toml
+
+    config = settings(ctx)
+    if as_toml:
+        sys.stdout.write(to_toml(config))
+        return
+    table = Table(title=f"settings (file: {config.file or 'none'})", title_justify="left")
+    for column in ("setting", "value", "from", "what it is"):
+        table.add_column(column, overflow="fold")
+    for row in config.shown():
+        table.add_row(*row)
+    console.print(table)
+
+
+@app.command()
+def demo(
+    directory: Path = typer.Option(Path("demo"), "--dir", help="Where the demo writes its database, status report and log."),
+    portals: int = typer.Option(12, "--portals", help="County portals in the simulated world."),
+    seed: int = typer.Option(7, "--seed", help="The world is the same for the same seed."),
+) -> None:
+    """The main job on a simulated world: serve it on loopback, run one nightly cycle, print the status report."""
+    from nianbao.demo import run_demo
+
+    raise typer.Exit(run_demo(directory, portals, seed, console))
+
+
+
+@app.command()
+def export(
+    ctx: typer.Context,
+    fmt: str = typer.Option("csv", "--format", help="csv | jsonl | parquet | xlsx"),
+    shape: str = typer.Option("wide", "--shape", help="wide (one row per report) | long (one row per field)"),
+    year: int | None = typer.Option(None, "--year", help="Only reports of this year."),
+    level: str | None = typer.Option(None, "--level", help="Only units of this level: county_government | county_department | township."),
+    output: Path | None = typer.Option(None, "--output", help="The export file (default: nianbao-<shape>[-<year>][-<level>].<format>)."),
+    bom: bool = typer.Option(False, "--bom", help="CSV with a UTF-8 byte-order mark, for Excel."),
+    db: Path | None = DB_OPTION,
+    store_dir: Path | None = STORE_OPTION,
+) -> None:
+    """Export the current version of every report for research, with its codebook beside it."""
+    from exports.commands import export_command
+
+    config = settings(ctx, storage_flags(db, store_dir))
+    raise typer.Exit(export_command(config["storage.db"], config["storage.store"], fmt=fmt, shape=shape, year=year, level=level,
+                                    output=output, bom=bom, console=console, errors=errors))
+
+
+@app.command()
+def codebook(
+    fmt: str = typer.Option("md", "--format", help="md | csv"),
+    output: Path | None = typer.Option(None, "--output", help="Write to this file instead of the terminal."),
+) -> None:
+    """The codebook of the exports: every column, its 中文 label, section, templates, type and unit."""
+    from exports.commands import codebook_command
+
+    raise typer.Exit(codebook_command(fmt, output, errors))
+
+
+@app.command()
+def serve(
+    ctx: typer.Context,
+    db: Path | None = DB_OPTION,
+    host: str = typer.Option("127.0.0.1", "--host", help="Address to listen on (loopback unless you mean to share it)."),
+    port: int = typer.Option(8001, "--port", help="Port to listen on."),
+) -> None:
+    """Browse the database in Datasette (read-only): labels, source links, facets and canned queries."""
+    from exports.commands import serve_command
+
+    config = settings(ctx, storage_flags(db, None))
+    raise typer.Exit(serve_command(config["storage.db"], host, port, console, errors))
 
 
 if __name__ == "__main__":

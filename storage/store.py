@@ -566,6 +566,25 @@ class Store:
         if cursor.rowcount != 1:
             raise KeyError(f"no scheduler cycle {cycle_id}")
 
+    def abandon_running_cycles(self, message: str) -> list[int]:
+        """Mark cycles still 'running' as abandoned: call when no cycle can be running (their scheduler died)."""
+        with self._write():
+            ids = [r[0] for r in self.db.execute("SELECT cycle_id FROM scheduler_runs WHERE outcome = 'running'")]
+            self.db.execute(
+                "UPDATE scheduler_runs SET outcome = 'abandoned', finished_at = ?, message = ? WHERE outcome = 'running'",
+                [_now(), message],
+            )
+        return ids
+
+    def cycles(self) -> list[dict[str, Any]]:
+        """The scheduler's run log, oldest first."""
+        return list(self.db.query("SELECT * FROM scheduler_runs ORDER BY cycle_id"))
+
+    def last_run(self) -> dict[str, Any] | None:
+        """The latest crawl run (as `run` gives it), or None before the first."""
+        row = self.db.execute("SELECT max(run_id) FROM crawl_runs").fetchone()
+        return self.run(row[0]) if row[0] is not None else None
+
 
 def _unit(row: Mapping[str, Any]) -> Unit:
     lists = {name: tuple(json.loads(row[name])) for name in ("column_urls", "aliases")}
