@@ -39,6 +39,7 @@ from checks import (
     check_report,
     check_versions,
 )
+from exports.spreadsheet import spreadsheet_safe
 from extract.schema import FIELDS_BY_KEY
 from registry.units import Unit
 from storage import FindingsSummary, ReportVersionInfo, Store
@@ -344,12 +345,6 @@ CSV_COLUMNS = (
 )
 
 
-def _spreadsheet_safe(text: str) -> str:
-    """Text a spreadsheet will not run as a formula: report text is the portals', and a unit name such as
-    "=HYPERLINK(…)" must stay a name (the usual guard: a leading apostrophe)."""
-    return "'" + text if text.startswith(("=", "+", "-", "@", "\t", "\r")) else text
-
-
 def render_csv(report: StatusReport) -> str:
     out = io.StringIO()
     writer = csv.writer(out, lineterminator="\n")
@@ -361,7 +356,7 @@ def render_csv(report: StatusReport) -> str:
             e.section, e.status, f.severity, f.rule, RULES[f.rule].title_zh, f.unit, f.unit_name, f.year or "",
             f.message_zh, f.message_en, cells, f.source_url or "", f.fingerprint,
         )
-        writer.writerow([_spreadsheet_safe(v) if isinstance(v, str) else v for v in row])
+        writer.writerow([spreadsheet_safe(v) if isinstance(v, str) else v for v in row])
     return out.getvalue()
 
 
