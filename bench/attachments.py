@@ -1,10 +1,12 @@
-"""Attachment reading speed and OCR accuracy over tests/fixtures/attachments.
+"""Attachment reading speed and OCR accuracy over tests/fixtures/attachments; the simulator's rendering speed.
 
     .venv/bin/python bench/attachments.py [--no-ocr]
 
 Prints ms per PDF page (pdfplumber), per DOCX/DOC/XLSX/XLS file, per OCR page (an A4 page of the
 stitched scans), and OCR accuracy: of the seed fields, how many come out exact, null (unsure, left to
-the checks) or wrong, using extract.builder on the OCR'd grid. Exits 0.
+the checks) or wrong, using extract.builder on the OCR'd grid. Then ms per file the simulator takes to render
+each attachment format (and a table picture) for reports of a world, and what that makes for the attachments of
+a 30-portal world. Exits 0.
 """
 
 from __future__ import annotations
@@ -57,6 +59,7 @@ def main() -> int:
         if times:
             print(f"{ext.upper():5} {statistics.median(times):7.1f} ms/file  ({len(times)} files)")
 
+    simulator()
     if args.no_ocr:
         return 0
     exact = null = wrong = total = 0
@@ -80,6 +83,31 @@ def main() -> int:
         print(f"OCR   {ocr_ms / ocr_pages:7.0f} ms/page  ({ocr_pages:.0f} pages)")
         print(f"OCR   fields: {exact / total:.1%} exact, {null / total:.1%} null, {wrong / total:.1%} wrong")
     return 0
+
+
+def simulator(reports: int = 20) -> None:
+    from simulator import build_world
+    from simulator.attachments import _RENDERERS, table_image_bytes
+    from simulator.documents import report_document
+    from simulator.world import ATTACHMENT_FORMS
+
+    world = build_world(3, seed=11)
+    docs = [report_document(world, r) for u in world.units for r in u.reports.values() if r.visible(world.today)][:reports]
+    _RENDERERS["pdf"](docs[0])  # warm-up: the font's tables are read once per process
+    per_file = {}
+    for form, render in [*_RENDERERS.items(), ("png", lambda d: table_image_bytes(d, "三"))]:
+        start = time.perf_counter()
+        for doc in docs:
+            render(doc)
+        per_file[form] = (time.perf_counter() - start) * 1000 / len(docs)
+        what = "the picture of table 三 of " if form == "png" else ""
+        print(f"SIM   {form:5} {per_file[form]:7.1f} ms/file to render  ({what}{len(docs)} reports)")
+    big = build_world(30, seed=7)
+    counts = {form: sum(r.form == form for u in big.units for r in u.reports.values() if r.visible(big.today))
+              for form in ATTACHMENT_FORMS}
+    total = sum(per_file[form] * n for form, n in counts.items()) / 1000
+    print(f"SIM   a 30-portal world's {sum(counts.values())} attachments render in {total:.0f} s "
+          + ", ".join(f"{n} {form}" for form, n in counts.items()))
 
 
 if __name__ == "__main__":

@@ -44,6 +44,9 @@ RULES: dict[str, Rule] = {
              "the tables of section 二, 三 or 四 are not in the text", "§3.3 P6"),
         Rule("image_only", INFO, "表格仅为图片", "tables only as images",
              "a section's content is a picture, so its numbers cannot be checked", "§3.3 P6"),
+        Rule("unreadable_document", WARNING, "年报文件无法读取", "report found but unreadable",
+             "the report's page announces it, but its document is damaged, encrypted or beyond a size limit, "
+             "so nothing in it can be checked", "§4"),
         Rule("H6", ERROR, "模板版本不符", "wrong template version",
              "a report for 2021 or later uses the 2021 tables, a 2019/2020 report the 试行 tables", "§3.1"),
         Rule("H1", ERROR, "勾稽关系不符（一+二=（七）+四）", "balance fails (一+二 = （七）+四)",

@@ -7,6 +7,7 @@ from checks.findings import Finding, Subject
 from checks.narrative import check_narrative
 from extract.model import Report
 from extract.schema import FIELDS_BY_KEY, SECTIONS, TEMPLATE_NAMES, active_tables
+from extract.unreadable import unreadable_reason
 from registry.units import Unit
 
 _SECTION_TITLE = {s.numeral: f"{s.numeral}、{s.label.canonical}" for s in SECTIONS}
@@ -153,9 +154,27 @@ def check_p5(report: Report, subject: Subject) -> list[Finding]:
     return findings
 
 
+def check_unreadable(report: Report, subject: Subject) -> list[Finding]:
+    """A report whose document could not be read (extract.unreadable): found, but nothing in it can be checked."""
+    reason = unreadable_reason(report)
+    if reason is None:
+        return []
+    return [
+        subject.finding(
+            "unreadable_document",
+            "",
+            f"已发现{report.year}年度报告，但文件无法读取，无法核对其内容（{reason}）",
+            f"the {report.year} report was found but its document cannot be read, so nothing in it can be checked ({reason})",
+            (("reason", reason),),
+        )
+    ]
+
+
 def check_report(report: Report, unit: Unit | None = None) -> list[Finding]:
-    """Every single-report rule: structure, H1–H6, P1, P2, P5."""
+    """Every single-report rule: structure, H1–H6, P1, P2, P5; for a report that could not be read, only that."""
     subject = report_subject(report, unit)
+    if unreadable_reason(report) is not None:
+        return check_unreadable(report, subject)
     return [
         *check_structure(report, subject),
         *check_arithmetic(report, subject),

@@ -12,16 +12,13 @@ Every stored report and every column has a revisit night, once every NIANBAO_REV
   paged to the end (a late report on an old page);
 - a column that cannot hold anything new rests until its revisit night: the column of a unit whose report on last
   year is stored (the next one is not due before next January), and a year sub-column older than last year;
-- the 年报 columns found from a home page are remembered (NIANBAO_STATE_FILE) and looked for again on the home
-  page's revisit night, or when one of them fails.
+- the 年报 columns found from a home page are remembered (the crawl state "columns", kept with the run that found
+  them) and looked for again on the home page's revisit night, or when one of them fails.
 """
 
 from __future__ import annotations
 
-import json
 import logging
-import os
-import tempfile
 import zlib
 from collections import Counter
 from collections.abc import Iterable
@@ -42,6 +39,8 @@ from storage import Store
 
 logger = logging.getLogger(__name__)
 
+COLUMNS = "columns"  # the crawl state of the 年报 columns found from home pages
+
 # Scrapy stats copied into the run's stats row, under shorter names.
 _SCRAPY_STATS = {
     "requests": "downloader/request_count",
@@ -50,6 +49,7 @@ _SCRAPY_STATS = {
     "retries": "retry/count",
     "robots_forbidden": "robotstxt/forbidden",
     "elapsed_seconds": "elapsed_time_seconds",
+    "extraction_tail_seconds": "nianbao/extraction_tail_seconds",  # crawler/pipelines.py
 }
 
 
@@ -76,10 +76,10 @@ class CrawlContext:
         self.store = Store.open(Path(settings["NIANBAO_DB"]), Path(settings["NIANBAO_STORE_DIR"]))
         # One crawl at a time (the scheduler runs nights one after another): a run still marked running was killed.
         self.store.abandon_running_runs()
-        previous = self.store.db.execute("SELECT status FROM crawl_runs ORDER BY run_id DESC LIMIT 1").fetchone()
+        previous = self.store.last_run()
         # Stopping at known list pages is safe only after a run that got to the end: a killed run may have fetched
         # a column's first page and never its second.
-        self.full = previous is None or previous[0] != "finished"
+        self.full = previous is None or previous["status"] != "finished"
         self.run_id = self.store.start_run(settings.get("NIANBAO_NIGHT") or None)
         self.night = date.fromisoformat(self.store.run(self.run_id)["night"])
         self.revisit_nights = max(1, settings.getint("NIANBAO_REVISIT_NIGHTS"))
@@ -87,9 +87,8 @@ class CrawlContext:
         self.portals: dict[str, Portal] = {}
         self.settled: set[str] = set()  # units whose report on last year is stored
         self._reports_due: dict[str, list[tuple[str, str]]] = {}
-        self.state_file = Path(settings.get("NIANBAO_STATE_FILE") or f"{settings['NIANBAO_DB']}.crawl-state.json")
         # portal → {年报 column URL found from its home page: the unit it belongs to, if one}
-        self.remembered: dict[str, dict[str, str | None]] = {} if self.full else _read_state(self.state_file)
+        self.remembered: dict[str, dict[str, str | None]] = {} if self.full else self.store.crawl_state(COLUMNS) or {}
         self.discovered: dict[str, dict[str, str | None]] = {}
         self.reached: set[str] = set()  # portals that answered at least once
         self.failing: set[str] = set()  # portals with a recorded fetch error
@@ -148,8 +147,9 @@ class CrawlContext:
 
     def rests(self, url: str, *, owner: str | None, name: str = "") -> bool:
         """Whether a column is left alone tonight: it belongs to a unit whose report on last year is stored, or it is
-        a year sub-column («2021年») older than last year, and tonight is not its revisit night."""
-        if self.full or self.due(url):
+        a year sub-column («2021年») older than last year, and tonight is not its revisit night. A column never read
+        (a new portal's, a new unit's) is read whatever its age."""
+        if self.full or self.due(url) or self.store.url_state(url) is None:
             return False
         years = title_years(name)
         return (owner is not None and owner in self.settled) or bool(years and max(years) < self.night.year - 1)
@@ -186,10 +186,10 @@ class CrawlContext:
 
     def _close(self, spider: Spider, reason: str) -> None:
         self.final_stats = self.summary_stats()
-        if reason == "finished":
-            _write_state(self.state_file, {**self.remembered, **self.discovered})
+        finished = reason == "finished"
         try:
-            self.store.finish_run(self.run_id, "finished" if reason == "finished" else "failed", self.final_stats)
+            self.store.finish_run(self.run_id, "finished" if finished else "failed", self.final_stats,
+                                  {COLUMNS: {**self.remembered, **self.discovered}} if finished else None)
         finally:
             self.store.close()
             logger.info("crawl run %s closed: %s", self.run_id, reason)
@@ -197,18 +197,3 @@ class CrawlContext:
 
 _CONTEXTS: WeakKeyDictionary[Crawler, CrawlContext] = WeakKeyDictionary()
 
-
-def _read_state(path: Path) -> dict[str, dict[str, str | None]]:
-    try:
-        return json.loads(path.read_text(encoding="utf-8")).get("columns", {})
-    except (OSError, ValueError, AttributeError):
-        return {}  # no state, or a damaged one: the crawl looks for the columns again
-
-
-def _write_state(path: Path, columns: dict[str, dict[str, str | None]]) -> None:
-    """Replace the state file whole: a crash leaves the old one, never half a file."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}-", suffix=".tmp")
-    with os.fdopen(fd, "w", encoding="utf-8") as out:
-        json.dump({"columns": columns}, out, ensure_ascii=False, indent=1, sort_keys=True)
-    os.replace(tmp, path)

@@ -39,5 +39,6 @@ class FetchErrorItem:
     portal: str
     units: tuple[str, ...]
     url: str
-    kind: str  # dns, connection, timeout, data_loss, http_<status>, redirect, robots, other
+    kind: str  # dns, connection, timeout, data_loss, truncated, too_large, http_<status>, redirect, offsite_redirect,
+    # bad_scheme, robots, robots_error, other (spiders/base.py describe)
     message: str

@@ -4,41 +4,97 @@ The order of the writes makes a killed crawl safe to re-run: the document's byte
 URL state last (an article's after its attachments'), so a URL counts as known, and is skipped on later nights,
 only once everything read from it is stored. Unchanged bytes are neither extracted again nor make a row.
 
-Extraction costs tens of milliseconds a report, more than fetching it: it runs in worker processes while the
-crawl goes on, and every database write stays in the crawl's thread.
+Extraction costs more than fetching (tens of milliseconds a page, hundreds a PDF), so it must not hold the fetching
+up: an item is done for Scrapy once its bytes are stored, and its reports are read from the file store by worker
+processes while the crawl goes on (at most NIANBAO_EXTRACT_BACKLOG documents behind), then stored with their URL
+states; the crawl ends when the last is. Workers run at a lower priority than the crawl, whose one thread keeps every
+portal's downloads going; every database write stays in that thread. A crawl killed before a document's reports are
+stored has not recorded its URL state either: the next run fetches it again.
+
+A document that cannot be read (damaged, encrypted, over a limit) is a recorded error ("unreadable"); when it was
+the only report an article linked, the report the article announces is kept with no values and the reason
+(extract.unreadable), so the unit shows as having published a report nobody can read, not as unpublished.
 """
 
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import logging
 import multiprocessing
 import os
+import time
+from collections.abc import Callable
 from concurrent.futures import ProcessPoolExecutor
+from concurrent.futures.process import BrokenProcessPool
+from dataclasses import dataclass
+from typing import TypeVar
 
 from scrapy import Spider
 from scrapy.crawler import Crawler
 
 from crawler.context import CrawlContext
+from crawler.extraction import announced, extract
 from crawler.items import PAGE, DocumentItem, FetchErrorItem
-from extract import ExtractionError, Report, extract_document
+from extract import Report
 from spiders.recognize import FIRST_YEAR, rejection
 
 logger = logging.getLogger(__name__)
+T = TypeVar("T")
+
+WORKER_NICENESS = 10  # extraction yields the CPU to the crawl's thread, which serves every portal's downloads
+EXTRACTION_TAIL = "nianbao/extraction_tail_seconds"  # Scrapy stat: how long the last reports took after the fetching
+
+
+@dataclass
+class Kept:
+    """A document whose bytes are in the store: what reading its reports and recording its URL need (the item
+    without its bytes, which the workers read from `path`)."""
+
+    item: DocumentItem
+    sha256: str
+    path: str
+    unchanged: bool  # the URL's stored bytes were these already
 
 
 class StorePipeline:
     def __init__(self, crawler: Crawler) -> None:
         self.crawler = crawler
-        workers = crawler.settings.getint("NIANBAO_EXTRACT_WORKERS") or os.cpu_count() or 1
-        # forkserver: workers start from a clean process, not a fork of the crawl's sockets and database handle.
-        self.pool = ProcessPoolExecutor(workers, mp_context=multiprocessing.get_context("forkserver"))
+        self.workers = crawler.settings.getint("NIANBAO_EXTRACT_WORKERS") or os.cpu_count() or 1
+        self.pool = self._start_workers()
+        self.backlog: set[asyncio.Task[None]] = set()
+        self.room = asyncio.Semaphore(max(1, crawler.settings.getint("NIANBAO_EXTRACT_BACKLOG")))
 
     @classmethod
     def from_crawler(cls, crawler: Crawler) -> StorePipeline:
         return cls(crawler)
 
-    def close_spider(self, spider: Spider | None = None) -> None:
+    def _start_workers(self) -> ProcessPoolExecutor:
+        # forkserver: workers start from a clean process, not a fork of the crawl's sockets and database handle.
+        return ProcessPoolExecutor(self.workers, mp_context=multiprocessing.get_context("forkserver"),
+                                   initializer=os.nice, initargs=(WORKER_NICENESS,))
+
+    async def _in_worker(self, function: Callable[..., T], *args: object) -> T:
+        """`function(*args)` in an extraction worker. A worker that dies (killed, out of memory, crashed in a C
+        library) breaks the pool and fails every document in it: new workers take over and each of those documents
+        is read once more; a second failure costs the document tonight (BrokenProcessPool, its URL not recorded)."""
+        pool = self.pool
+        try:
+            return await asyncio.wrap_future(pool.submit(function, *args))
+        except BrokenProcessPool:
+            if self.pool is pool:  # the first of the pool's documents to hear of it replaces the workers
+                logger.error("an extraction worker died: starting new workers")
+                pool.shutdown(wait=False, cancel_futures=True)
+                self.pool = self._start_workers()
+        return await asyncio.wrap_future(self.pool.submit(function, *args))
+
+    async def close_spider(self, spider: Spider | None = None) -> None:
+        """The fetching is over: store the reports of what was fetched, then stop the workers."""
+        started = time.monotonic()
+        while self.backlog:
+            await asyncio.wait(self.backlog)
+        if self.crawler.stats:
+            self.crawler.stats.set_value(EXTRACTION_TAIL, round(time.monotonic() - started, 1))
         self.pool.shutdown(cancel_futures=True)
 
     async def process_item(self, item: DocumentItem | FetchErrorItem) -> DocumentItem | FetchErrorItem:
@@ -47,43 +103,74 @@ class StorePipeline:
             context.record_error(item)
             return item
         context.reached.add(item.portal)
-        stored = True
-        for attachment in item.attachments:
-            stored = await self._document(context, attachment) and stored
-        if stored:
-            await self._document(context, item)
+        kept = [await self._keep(context, document) for document in (*item.attachments, item)]
+        await self.room.acquire()
+        task = asyncio.ensure_future(self._read(context, kept))
+        self.backlog.add(task)
+        task.add_done_callback(self._done)
         return item
 
-    async def _document(self, context: CrawlContext, item: DocumentItem) -> bool:
-        """Store one document; False when it holds a report of a unit not on the list, which is fetched again
-        (and its URL state left alone) until the list knows the unit."""
+    def _done(self, task: asyncio.Task[None]) -> None:
+        self.backlog.discard(task)
+        self.room.release()
+
+    async def _keep(self, context: CrawlContext, item: DocumentItem) -> Kept:
+        """Store a document's bytes and row."""
         store = context.store
         context.counts["documents"] += 1
         context.counts["not_modified"] += item.from_store
         previous = store.url_state(item.url)
-        # Writing and fsyncing the file takes milliseconds: off the crawl's thread. save_document then finds the file
-        # in place and only adds its row.
-        await asyncio.to_thread(store.files.put, item.body)
-        sha256 = store.save_document(item.body, item.content_type)
-        if item.kind != PAGE:
-            if previous is not None and previous.sha256 == sha256:
-                context.counts["documents_unchanged"] += 1
-            elif not await self._reports(context, item, sha256):
-                return False
-        store.record_fetch(item.url, item.status, item.headers, sha256, context.run_id)
-        return True
+        # Writing and fsyncing the file takes milliseconds: off the crawl's thread.
+        sha256 = await asyncio.to_thread(store.files.put, item.body)
+        store.save_document(item.body, item.content_type, sha256=sha256)
+        unchanged = previous is not None and previous.sha256 == sha256
+        return Kept(dataclasses.replace(item, body=b"", attachments=[]), sha256, str(store.files.path(sha256)), unchanged)
 
-    async def _reports(self, context: CrawlContext, item: DocumentItem, sha256: str) -> bool:
-        outcome, result = await asyncio.wrap_future(
-            self.pool.submit(extract, item.body, item.final_url, item.filename, item.content_type)
-        )
+    async def _read(self, context: CrawlContext, kept: list[Kept]) -> None:
+        """Read and store the reports of an article's attachments, then of the article, recording each URL once its
+        reports are stored."""
+        *attachments, article = kept
+        try:
+            stored = [await self._document(context, attachment) for attachment in attachments]
+            if all(s.assigned for s in stored):
+                # An article whose report is only in attachments that cannot be read still announces the report.
+                unreadable = [(a, s) for a, s in zip(attachments, stored, strict=True) if s.unreadable]
+                await self._document(context, article,
+                                     unreadable[0] if unreadable and not any(s.reports for s in stored) else None)
+        except Exception:  # a storage failure costs these documents tonight, not the crawl: their URLs are not recorded
+            logger.exception("storing the reports of %s failed", article.item.url)
+
+    async def _document(self, context: CrawlContext, kept: Kept, unreadable: tuple[Kept, Stored] | None = None) -> Stored:
+        """Store one document's reports (and, when it holds none, the report an unreadable attachment of it was),
+        then its URL state. Not `assigned` when it holds a report of a unit not on the list: fetched again (its URL
+        state left alone) until the list knows the unit."""
+        item = kept.item
+        stored = Stored(kept.sha256)
+        if item.kind != PAGE:
+            if kept.unchanged:
+                context.counts["documents_unchanged"] += 1
+            else:
+                stored = await self._reports(context, kept)
+                if not stored.assigned:
+                    return stored
+                if unreadable is not None and not stored.reports:
+                    await self._announced(context, kept, *unreadable)
+        context.store.record_fetch(item.url, item.status, item.headers, kept.sha256, context.run_id)
+        context.counts["documents_stored"] += 1
+        return stored
+
+    async def _reports(self, context: CrawlContext, kept: Kept) -> Stored:
+        item = kept.item
+        outcome, result = await self._in_worker(extract, kept.path, item.final_url, item.filename, item.content_type)
+        stored = Stored(kept.sha256)
         if outcome != "reports":
-            context.counts["not_reports" if outcome == "not a report" else "extraction_failures"] += 1
-            logger.log(logging.DEBUG if outcome == "not a report" else logging.ERROR, "%s: %s: %s", outcome, item.url, result)
+            context.counts[_OUTCOME_COUNTS[outcome]] += 1
+            logger.log(_OUTCOME_LEVELS[outcome], "%s: %s: %s", outcome, item.url, result)
             if outcome != "not a report":
-                context.store.record_error(context.run_id, "extraction", str(result), unit_id=item.unit_id, url=item.url)
-            return True
-        assigned = True
+                kind = "unreadable" if outcome == "unreadable" else "extraction"
+                context.store.record_error(context.run_id, kind, str(result), unit_id=item.unit_id, url=item.url)
+                stored.unreadable = str(result) if outcome == "unreadable" else None
+            return stored
         for report in result:
             rejected = _rejected(report)
             if rejected:
@@ -94,22 +181,41 @@ class StorePipeline:
             if unit_id is None:
                 context.counts["unassigned_reports"] += 1
                 logger.info("report of an unlisted unit %r: %s", report.unit, item.url)
-                assigned = False
+                stored.assigned = False
                 continue
-            saved = context.store.save_report(unit_id, report, sha256, item.url, run_id=context.run_id)
+            saved = context.store.save_report(unit_id, report, kept.sha256, item.url, run_id=context.run_id)
             context.counts[f"reports_{saved.outcome}"] += 1
-        return assigned
+            stored.reports += 1
+        return stored
+
+    async def _announced(self, context: CrawlContext, article: Kept, attachment: Kept, stored: Stored) -> None:
+        """Keep the report `article` announces, whose attachment could not be read (extract.unreadable): the unit
+        published, and the checks say why nothing in it can be checked."""
+        page, document = article.item, attachment.item
+        report = await self._in_worker(announced, article.path, page.final_url, document.url, stored.unreadable or "",
+                                       document.filename)
+        if report is None or _rejected(report):
+            return
+        unit_id = page.unit_id or context.portals[page.portal].names.named(report.unit)
+        if unit_id is None:
+            return
+        saved = context.store.save_report(unit_id, report, stored.sha256, document.url, run_id=context.run_id)
+        context.counts[f"reports_{saved.outcome}"] += 1
+        context.counts["reports_unreadable"] += 1
 
 
-def extract(body: bytes, url: str, filename: str | None, content_type: str | None) -> tuple[str, list[Report] | str]:
-    """In a worker: ("reports", reports), ("not a report", why) or ("failed", what broke). An extractor bug must cost
-    one document, not the night, and an exception may not survive the trip back between processes."""
-    try:
-        return "reports", extract_document(body, url=url, filename=filename, content_type=content_type)
-    except ExtractionError as exc:
-        return "not a report", str(exc)
-    except Exception as exc:
-        return "failed", f"{type(exc).__name__}: {exc}"
+@dataclass
+class Stored:
+    """What storing one document came to."""
+
+    sha256: str
+    assigned: bool = True  # False: it holds a report of a unit not on the list
+    reports: int = 0  # reports kept from it
+    unreadable: str | None = None  # why it could not be read
+
+
+_OUTCOME_COUNTS = {"not a report": "not_reports", "unreadable": "unreadable_documents", "failed": "extraction_failures"}
+_OUTCOME_LEVELS = {"not a report": logging.DEBUG, "unreadable": logging.WARNING, "failed": logging.ERROR}
 
 
 def _rejected(report: Report) -> str | None:

@@ -42,6 +42,7 @@ class CrawlSummary:
     reports_unchanged: int
     errors: int
     seconds: float
+    extraction_tail_seconds: float  # of `seconds`, reading reports after the last response
 
     @property
     def ok(self) -> bool:
@@ -81,8 +82,9 @@ def crawl(
         TextColumn("[bold]{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
         console=console, transient=True,
     ) as progress:
-        documents = progress.add_task("documents fetched", total=None)
-        units = progress.add_task("units done", total=None)
+        documents = progress.add_task("documents fetched 已抓取", total=None)
+        read = progress.add_task("documents read 已读取", total=None)
+        units = progress.add_task("units done 已完成单位", total=None)
 
         def refresh() -> None:
             spider = crawler.spider
@@ -90,6 +92,7 @@ def crawl(
             if not isinstance(spider, PortalSpider) or context is None:
                 return
             progress.update(documents, completed=context.counts["documents"])
+            progress.update(read, total=context.counts["documents"], completed=context.counts["documents_stored"])
             progress.update(units, total=sum(len(p.units) for p in context.portals.values()),
                             completed=sum(len(context.portals[key].units) for key in spider.done))
 
@@ -137,6 +140,7 @@ def _summary(crawler: Crawler, reason: str) -> CrawlSummary:
         reports_unchanged=stats.get("reports_unchanged", 0),
         errors=stats.get("errors", 0),
         seconds=round(stats.get("elapsed_seconds", 0.0), 1),
+        extraction_tail_seconds=stats.get("extraction_tail_seconds", 0.0),
     )
 
 
@@ -156,6 +160,7 @@ def summary_table(summary: CrawlSummary) -> Table:
         ("reports unchanged", summary.reports_unchanged),
         ("fetch errors", summary.errors),
         ("seconds", summary.seconds),
+        ("  of them reading reports after the last fetch", summary.extraction_tail_seconds),
     )
     for name, value in rows:
         table.add_row(name, f"{value:,}" if isinstance(value, int) else str(value))

@@ -1,8 +1,8 @@
 """Reading attachments (PDF, Word, spreadsheets, images) into a `Grid`, within limits.
 
 `read_attachment` is the one entry point. Everything here that parses a document runs under the limits
-below and fails with `ExtractionError` and one line saying what and why — never a traceback, since a
-crawl reads thousands of files from strangers.
+below and fails with `UnreadableDocument` (an `ExtractionError`) and one line saying what and why — never a
+traceback, since a crawl reads thousands of files from strangers.
 
 The layout helpers (`Box`, `PlacedTable`, `Line`, `flow`) are shared by the PDF and OCR readers, which
 both see a page as positioned text and ruled cells.
@@ -17,11 +17,15 @@ import os
 import re
 import signal
 import subprocess
+import threading
+import time
 import unicodedata
 import zipfile
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field, replace
 
-from extract.model import Block, Cell, ExtractionError, Grid, Paragraph, Table
+from extract.model import Block, Cell, ExtractionError, Grid, Paragraph, Table, UnreadableDocument
 
 MAX_BYTES = 50 * 2**20  # a report attachment is rarely over 10 MB; scans of 30 pages reach ~40 MB
 MAX_PAGES = 300
@@ -32,6 +36,7 @@ MAX_ZIP_RATIO = 200  # per member over 1 MB; Office XML compresses 5–50×, bom
 MAX_ZIP_MEMBERS = 20_000
 MAX_CELLS = 500_000  # spreadsheet rows × columns actually used
 TOOL_TIMEOUT = 120.0  # seconds for one antiword/LibreOffice/pdftoppm/tesseract call
+MAX_SECONDS = 300.0  # one attachment, all of it: 30 scanned pages OCR in ~90 s, a PDF of text in under 1 s
 
 _READERS = {
     "pdf": ("extract.pdf", "read_pdf"),
@@ -45,7 +50,8 @@ _READERS = {
 
 
 def read_attachment(data: bytes, kind: str) -> Grid:
-    """Read `data` of `kind` (see extract.filetype.sniff) into a Grid or raise ExtractionError."""
+    """Read `data` of `kind` (see extract.filetype.sniff) into a Grid or raise UnreadableDocument, within
+    MAX_SECONDS."""
     if kind not in _READERS:
         raise ExtractionError(f"{kind!r} is not an attachment format (pdf, docx, doc, xlsx, xls, png, jpeg)")
     check_size(data, kind.upper())
@@ -53,21 +59,65 @@ def read_attachment(data: bytes, kind: str) -> Grid:
     module, name = _READERS[kind]
     reader = getattr(importlib.import_module(module), name)
     try:
-        return reader(data)
-    except ExtractionError:
+        with time_limit(MAX_SECONDS, f"reading the {kind.upper()}"):
+            return reader(data)
+    except UnreadableDocument:
         raise
+    except ExtractionError as exc:  # a file of an attachment format that its reader refused: unreadable
+        raise UnreadableDocument(str(exc)) from exc
     except (MemoryError, RecursionError) as exc:
-        raise ExtractionError(f"{kind.upper()} is too complex to read ({type(exc).__name__})") from exc
+        raise UnreadableDocument(f"{kind.upper()} is too complex to read ({type(exc).__name__})") from exc
     except Exception as exc:  # a parser's own error on a damaged file: report it, don't crash the crawl
         detail = str(exc).splitlines()[0][:160] if str(exc) else ""
-        raise ExtractionError(f"{kind.upper()} is damaged or unreadable: {type(exc).__name__} {detail}".strip()) from exc
+        raise UnreadableDocument(f"{kind.upper()} is damaged or unreadable: {type(exc).__name__} {detail}".strip()) from exc
+
+
+class _TooLong(BaseException):
+    """Raised by the alarm; a BaseException so that no reader's `except Exception` swallows it."""
+
+
+@contextmanager
+def time_limit(seconds: float, doing: str) -> Iterator[None]:
+    """Stop the block after `seconds` with UnreadableDocument. The parsers are Python and cannot be asked to stop,
+    so a timer signal interrupts them; it is only available in a process's main thread (extraction workers, the
+    command line), elsewhere the block runs unlimited. Any timer already set is restored afterwards."""
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+
+    def expired(signum: int, frame: object) -> None:
+        for tool in list(_RUNNING):  # tools waited on in other threads (OCR batches) end now, not when done
+            os.killpg(tool.pid, signal.SIGKILL)
+        raise _TooLong
+
+    previous = signal.signal(signal.SIGALRM, expired)
+    outer, _ = signal.setitimer(signal.ITIMER_REAL, seconds)
+    started = time.monotonic()
+    try:
+        yield
+    except _TooLong:
+        raise UnreadableDocument(f"{doing} took longer than {seconds:g} s: refused") from None
+    finally:
+        signal.setitimer(signal.ITIMER_REAL, 0)
+        signal.signal(signal.SIGALRM, previous)
+        if outer:  # an enclosing timer keeps running for what it has left
+            signal.setitimer(signal.ITIMER_REAL, max(outer - (time.monotonic() - started), 0.001))
+
+
+_CONTROL_CHARS = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f]")
+
+
+def printable_text(text: str) -> str:
+    """Text with control characters (NUL, escape, C1 codes, …) as spaces: a document may hide them in a cell, and
+    a space keeps "1\x002" from becoming a confident 12 while labels still match."""
+    return _CONTROL_CHARS.sub(" ", text)
 
 
 def check_size(data: bytes, what: str) -> None:
     if not data:
-        raise ExtractionError(f"{what} is empty (0 bytes)")
+        raise UnreadableDocument(f"{what} is empty (0 bytes)")
     if len(data) > MAX_BYTES:
-        raise ExtractionError(f"{what} is too large: {len(data) // 2**20} MB > {MAX_BYTES // 2**20} MB limit")
+        raise UnreadableDocument(f"{what} is too large: {len(data) // 2**20} MB > {MAX_BYTES // 2**20} MB limit")
 
 
 def check_zip(data: bytes, what: str) -> None:
@@ -92,6 +142,9 @@ def check_zip(data: bytes, what: str) -> None:
             raise ExtractionError(f"{what} member {info.filename} compresses {ratio}:1 (> {MAX_ZIP_RATIO}:1): zip bomb")
         if info.flag_bits & 0x1:
             raise ExtractionError(f"{what} is encrypted (password-protected zip member {info.filename})")
+
+
+_RUNNING: set[subprocess.Popen[bytes]] = set()  # external tools running now, in any thread of this process
 
 
 @dataclass
@@ -119,12 +172,19 @@ def run_tool(args: list[str], *, what: str, timeout: float = TOOL_TIMEOUT, env: 
         )
     except FileNotFoundError as exc:
         raise ExtractionError(f"{what} needs {args[0]}, which is not installed") from exc
+    _RUNNING.add(proc)
     try:
         out, err = proc.communicate(timeout=timeout)
     except subprocess.TimeoutExpired as exc:
         os.killpg(proc.pid, signal.SIGKILL)
         proc.communicate()
         raise ExtractionError(f"{what} timed out after {timeout:.0f} s ({args[0]})") from exc
+    except BaseException:  # the attachment's time limit (or a kill) ends the call: end the tool with it
+        os.killpg(proc.pid, signal.SIGKILL)
+        proc.wait()
+        raise
+    finally:
+        _RUNNING.discard(proc)
     return ToolResult(proc.returncode, out, err)
 
 
@@ -145,7 +205,7 @@ def is_page_number(text: str) -> bool:
 def join_pieces(pieces: list[str]) -> str:
     """Join text pieces that one printed line or cell broke apart: no space between CJK, one otherwise."""
     out = ""
-    for piece in (p.strip() for p in pieces):
+    for piece in (printable_text(p).strip() for p in pieces):
         if not piece:
             continue
         if out and not (_CJK.match(out[-1]) or _CJK.match(piece[0])):

@@ -9,10 +9,12 @@ from column positions, because flattened merged cells shift positions (report_fo
 from __future__ import annotations
 
 import re
-from collections.abc import Iterator
+from collections import Counter
 from dataclasses import dataclass, field
+from functools import cache
 
 from extract.labels import EXACT, PREFIX, best_match, leaf, match_score, normalize, table_region
+from extract.limits import Deadline, memoized
 from extract.model import Cell, FieldValue, Grid, Paragraph, Report, Table
 from extract.schema import (
     APPEAL_COLUMNS,
@@ -25,6 +27,7 @@ from extract.schema import (
     REQUEST_OTHER_SUBROWS,
     SECTIONS,
     TEMPLATE_SIGNATURE_COLUMNS,
+    Label,
     active_tables,
     request_rows,
     template_keys,
@@ -39,34 +42,45 @@ _PERIOD_END = re.compile(r"至\s*(20[12]\d)\s*年\s*12\s*月\s*3[01]\s*日")
 _URL_YEAR = re.compile(r"(?:^|[/_=])(?:gknb|nb_?)?(20[12]\d)(?:n|nb|nd)?(?:[/_&]|$)")
 _UNIT_SUFFIX_NOISE = re.compile(r"^(?:关于|【[^】]*】)")
 APPEAL_KEYS = tuple(f"{g.key}.{c}" for g in APPEAL_GROUPS for c, _ in APPEAL_COLUMNS)
+_GROUPS = tuple((g.key, g.label) for g in REQUEST_GROUPS)
+_BLANK, _VALUE, _LABEL = range(3)
+
+
+@memoized
+def _cell_kind(text: str) -> tuple[int, str | None]:
+    """What a cell holds — _BLANK, _VALUE (a number or an explicit nothing) or _LABEL — and the table region its
+    text opens (labels.table_region): read once per distinct text, since the same cells recur in every report."""
+    if not clean_cell_text(text):
+        kind = _BLANK
+    elif looks_numeric(text):
+        kind = _VALUE
+    else:
+        kind = _LABEL
+    return kind, table_region(text)
+
+
+def _is_blank(cell: Cell) -> bool:
+    return _cell_kind(cell.text)[0] == _BLANK
 
 
 @dataclass
 class _Row:
-    cells: list[Cell]
+    """A table row as read: each merged (colspan) cell once — rowspan copies stay as label context — split into
+    the label cells and the value cells that follow the last non-empty, non-numeric cell."""
 
-    @property
-    def distinct(self) -> list[Cell]:
-        """The row's cells, each merged (colspan) cell once; rowspan copies stay as label context."""
-        out: list[Cell] = []
-        for cell in self.cells:
-            if cell.span_of is not None and cell.span_of[0] == cell.row:
-                continue
-            out.append(cell)
-        return out
+    labels: list[Cell]
+    values: list[Cell]
+    regions: set[str | None]  # the table regions its cells open
 
-    def split(self) -> tuple[list[Cell], list[Cell]]:
-        """(label cells, value cells): values are what follows the last non-empty, non-numeric cell."""
-        cells = self.distinct
+    @classmethod
+    def of(cls, cells: list[Cell]) -> _Row:
+        distinct = [c for c in cells if c.span_of is None or c.span_of[0] != c.row]
+        kinds = [_cell_kind(c.text) for c in distinct]
         last_label = -1
-        for i, cell in enumerate(cells):
-            if clean_cell_text(cell.text) and not looks_numeric(cell.text):
+        for i, (kind, _) in enumerate(kinds):
+            if kind == _LABEL:
                 last_label = i
-        return cells[: last_label + 1], cells[last_label + 1 :]
-
-    @property
-    def texts(self) -> list[str]:
-        return [c.text for c in self.distinct]
+        return cls(distinct[: last_label + 1], distinct[last_label + 1 :], {region for _, region in kinds})
 
 
 @dataclass
@@ -84,19 +98,18 @@ def align(values: list[Cell], expected: int, exact: bool) -> _Values:
     Exact grids (HTML, one cell per line) keep blank cells, which are real; flattened rows (tabs,
     pipes) lose and add empty cells at their edges when labels were merged, so those go first.
     """
-    cells = list(values)
+    start, end = 0, len(values)  # trimmed by moving the ends: popping from the front is quadratic on long rows
     if not exact:
-        while cells and not clean_cell_text(cells[-1].text):
-            cells.pop()
-        while cells and not clean_cell_text(cells[0].text):
-            cells.pop(0)
-    while len(cells) > expected and not clean_cell_text(cells[-1].text):
-        cells.pop()
-    while len(cells) > expected and not clean_cell_text(cells[0].text):
-        cells.pop(0)
-    if len(cells) > expected:
-        cells = cells[-expected:]
-    if len(cells) == expected - 1 and expected == len(REQUEST_COLUMNS) and all(clean_cell_text(c.text) for c in cells):
+        while end > start and _is_blank(values[end - 1]):
+            end -= 1
+        while end > start and _is_blank(values[start]):
+            start += 1
+    while end - start > expected and _is_blank(values[end - 1]):
+        end -= 1
+    while end - start > expected and _is_blank(values[start]):
+        start += 1
+    cells = values[max(start, end - expected) : end]
+    if len(cells) == expected - 1 and expected == len(REQUEST_COLUMNS) and not any(_is_blank(c) for c in cells):
         return _Values([*cells, None], short_by_one=True)
     if not exact and len(cells) < expected:
         # Blank cells vanished with the merged ones: placing the rest from the left would be a guess.
@@ -117,25 +130,16 @@ class _Builder:
 
     # ------------------------------------------------------------------ tables
 
-    def rows(self) -> Iterator[tuple[Table, _Row]]:
-        for table in self.grid.tables:
-            for cells in table.rows:
-                yield table, _Row(cells)
-
     def detect_template(self) -> str | None:
-        votes = {template: 0 for template in TEMPLATE_SIGNATURE_COLUMNS}
-        texts = [c.text for table in self.grid.tables for row in table.rows for c in row if c.span_of is None]
-        lines = [normalize(b.text) for b in self.grid.blocks if isinstance(b, Paragraph) and len(b.text) < 80]
-        for text in texts:
-            label = leaf(text)
-            if len(label) < 3:
-                continue
-            for template, signatures in TEMPLATE_SIGNATURE_COLUMNS.items():
-                if any(label.startswith(s) or (s.startswith(label) and len(label) >= 3) for s in signatures):
-                    votes[template] += 1
-        for line in lines:  # header rows flattened into one line of prose
-            for template, signatures in TEMPLATE_SIGNATURE_COLUMNS.items():
-                votes[template] += sum(s in line for s in signatures)
+        texts = Counter(c.text for table in self.grid.tables for row in table.rows for c in row if c.span_of is None)
+        # header rows flattened into one line of prose
+        lines = Counter(b.text for b in self.grid.blocks if isinstance(b, Paragraph) and len(b.text) < 80)
+        totals = [0] * len(TEMPLATE_SIGNATURE_COLUMNS)
+        for counted, votes_of in ((texts, _cell_votes), (lines, _line_votes)):
+            for text, times in counted.items():
+                for i, vote in enumerate(votes_of(text)):
+                    totals[i] += times * vote
+        votes = dict(zip(TEMPLATE_SIGNATURE_COLUMNS, totals, strict=True))
         if votes["2021"] != votes["2019"]:
             return max(votes, key=lambda t: votes[t])
         # No section-二 labels: the 2021 split of （六）其他处理 into three rows still tells.
@@ -144,83 +148,57 @@ class _Builder:
             return "2021"
         return None
 
-    def read_tables(self) -> None:
+    def read_tables(self, deadline: Deadline) -> None:
+        template = self.template
+        assert template is not None
         region: str | None = None
         group: str | None = None
         appeal_values: list[Cell] = []
-        active_rows = [(row.key, row.label) for table in active_tables(self.template) for row in table.rows]
-        requests = request_rows(self.template)
-        request_labels = [(row.key, row.label) for row in requests]
         for block in self.grid.blocks:
             if isinstance(block, Paragraph):
                 # Flattened tables keep their header lines as prose: they still say where we are.
-                region = _region_of([block.text], region) or region
+                opened = {table_region(block.text)}
+                region = _region_of(opened, region) or region
                 if region == "appeals" and len(appeal_values) >= len(APPEAL_KEYS):
                     region = None
-                if _region_of([block.text], None) == "appeals":
+                if _region_of(opened, None) == "appeals":
                     appeal_values = []
                 continue
+            deadline.check(f"matching table {block.index}")
             for cells in block.rows:
-                row = _Row(cells)
-                texts = row.texts
-                switched = _region_of(texts, region)
+                row = _Row.of(cells)
+                switched = _region_of(row.regions, region)
                 if switched:
                     if switched == "appeals" and region != "appeals":
                         appeal_values = []
                     region = switched
                     continue
-                labels, values = row.split()
+                labels, values = row.labels, row.values
                 if not values or (not labels and region != "appeals"):
                     continue
                 leaf_cell = labels[-1] if labels else None
                 # A row with nothing but blanks after its label must name a row outright; a keyword is
                 # not enough (header rows such as "信息内容 | 本年收费金额" end in padding cells).
-                blank_row = not any(clean_cell_text(c.text) for c in values)
-                if blank_row and leaf_cell is not None and not any(
-                    match_score(leaf_cell.text, label) >= PREFIX for _, label in [*active_rows, *request_labels]
-                ):
+                blank_row = all(_is_blank(c) for c in values)
+                if blank_row and leaf_cell is not None and not _names_a_row(leaf_cell.text, template):
                     continue
                 if region in (None, "active") and leaf_cell is not None:
-                    key = best_match(leaf_cell.text, active_rows)
+                    key = _active_row_named(leaf_cell.text, template)
                     if key is not None:
                         region = "active"
                         self.active_row(key, values, block)
                         continue
                 if region in (None, "active", "requests") and leaf_cell is not None:
-                    group, key = self.request_row_key(labels, group, requests)
+                    group, key = _request_row_key(labels, group, template)
                     if key is not None:
                         region = "requests"
                         self.request_row(key, leaf_cell, values, block)
                         continue
-                if region == "appeals" and len(appeal_values) < len(APPEAL_KEYS) and any(
-                    clean_cell_text(c.text) for c in values
-                ):  # a header row padded with empty cells holds no values
+                if region == "appeals" and len(appeal_values) < len(APPEAL_KEYS) and not blank_row:
+                    # (a header row padded with empty cells holds no values)
                     appeal_values.extend(self.appeal_cells(values, block))
                     if len(appeal_values) >= len(APPEAL_KEYS):
                         self.appeals(appeal_values[: len(APPEAL_KEYS)])
-
-    def request_row_key(
-        self, labels: list[Cell], group: str | None, rows: tuple
-    ) -> tuple[str | None, str | None]:
-        """Which section-三 row a row's labels name, and the group it sits under."""
-        groups = [(g.key, g.label) for g in REQUEST_GROUPS]
-        leaf_text = labels[-1].text
-        for cell in labels[:-1]:
-            named = best_match(cell.text, groups)
-            if named is not None:
-                group = named
-        if match_score(leaf_text, REQUEST_GROUPS[-1].label) == EXACT:
-            return "other", "other"  # （六）其他处理 printed as one row (2019, or a 2021 report printing it so)
-        group, leaf_text = _split_group_prefix(leaf_text, group)
-        in_group = [(r.key, r.label) for r in rows if r.group == group] if group else []
-        key = best_match(leaf_text, in_group) if in_group else None
-        if key is None:
-            key = best_match(leaf_text, [(r.key, r.label) for r in rows if r.key != "other_misc"])
-        if key is None:
-            return group, None
-        row_group = next(r.group for r in rows if r.key == key)
-        group = None if row_group in (None, "results") else row_group
-        return group, key
 
     # ------------------------------------------------------------------ one row
 
@@ -248,7 +226,7 @@ class _Builder:
 
     def unplaced(self, prefix: str, values: list[Cell], aligned: _Values) -> None:
         if aligned.unplaced:
-            printed = " ".join(c.text.strip() for c in values if clean_cell_text(c.text))
+            printed = " ".join(c.text.strip() for c in values if not _is_blank(c))
             self.warnings.append(f"{prefix}: values {printed} cannot be placed in their columns; left null")
 
     def request_row(self, row_key: str, label: Cell, values: list[Cell], table: Table) -> None:
@@ -268,14 +246,14 @@ class _Builder:
         """A 6-number row that a converter padded with an empty cell at its end (LibreOffice, PDF):
         six printed numbers and a blank 总计, in a table whose other rows print all seven."""
         cells = aligned.cells
-        if aligned.short_by_one or cells[-1] is None or clean_cell_text(cells[-1].text):
+        if aligned.short_by_one or cells[-1] is None or not _is_blank(cells[-1]):
             return False
-        if not all(c is not None and clean_cell_text(c.text) for c in cells[:-1]):
+        if not all(c is not None and not _is_blank(c) for c in cells[:-1]):
             return False
         if table.index not in self.full_request_rows:
             self.full_request_rows[table.index] = any(
-                len(vals) >= 7 and all(clean_cell_text(c.text) and looks_numeric(c.text) for c in vals[-7:])
-                for vals in (_Row(r).split()[1] for r in table.rows)
+                len(vals) >= 7 and all(_cell_kind(c.text)[0] == _VALUE for c in vals[-7:])
+                for vals in (_Row.of(r).values for r in table.rows)
             )
         return self.full_request_rows[table.index]
 
@@ -370,9 +348,86 @@ def _split_group_prefix(text: str, group: str | None) -> tuple[str | None, str]:
     return group, text
 
 
-def _region_of(texts: list[str], current: str | None) -> str | None:
-    """The table region a header row or line opens: section 二's captions, 三's header, 四's header."""
-    regions = {table_region(t) for t in texts}
+@cache
+def _active_rows(template: str) -> tuple[tuple[str, Label], ...]:
+    return tuple((row.key, row.label) for table in active_tables(template) for row in table.rows)
+
+
+@cache
+def _request_rows(template: str, *, without: str | None = None) -> tuple[tuple[str, Label], ...]:
+    return tuple((row.key, row.label) for row in request_rows(template) if row.key != without)
+
+
+@cache
+def _request_rows_in(template: str, group: str) -> tuple[tuple[str, Label], ...]:
+    return tuple((row.key, row.label) for row in request_rows(template) if row.group == group)
+
+
+# Each label is matched once per distinct text: the same labels recur in every row and every report.
+
+
+@memoized
+def _names_a_row(text: str, template: str) -> bool:
+    """Whether a label names a row of the template outright (exactly or by prefix), not by a keyword only."""
+    return any(match_score(text, label) >= PREFIX for _, label in (*_active_rows(template), *_request_rows(template)))
+
+
+@memoized
+def _active_row_named(text: str, template: str) -> str | None:
+    return best_match(text, _active_rows(template))
+
+
+@memoized
+def _group_named(text: str) -> str | None:
+    return best_match(text, _GROUPS)
+
+
+def _request_row_key(labels: list[Cell], group: str | None, template: str) -> tuple[str | None, str | None]:
+    """Which section-三 row a row's labels name, and the group it sits under."""
+    for cell in labels[:-1]:
+        named = _group_named(cell.text)
+        if named is not None:
+            group = named
+    return _request_row_named(labels[-1].text, group, template)
+
+
+@memoized
+def _request_row_named(text: str, group: str | None, template: str) -> tuple[str | None, str | None]:
+    """The section-三 row a row's last label names, given the group the rows above opened; and the group
+    the rows below sit under."""
+    if match_score(text, REQUEST_GROUPS[-1].label) == EXACT:
+        return "other", "other"  # （六）其他处理 printed as one row (2019, or a 2021 report printing it so)
+    group, leaf_text = _split_group_prefix(text, group)
+    key = best_match(leaf_text, _request_rows_in(template, group)) if group else None
+    if key is None:
+        key = best_match(leaf_text, _request_rows(template, without="other_misc"))
+    if key is None:
+        return group, None
+    row_group = next(r.group for r in request_rows(template) if r.key == key)
+    return (None if row_group in (None, "results") else row_group), key
+
+
+@memoized
+def _cell_votes(text: str) -> tuple[int, ...]:
+    """A table cell's vote for each template (TEMPLATE_SIGNATURE_COLUMNS order): its label starts a signature
+    column label of the template, or is the start of one (a truncated header)."""
+    label = leaf(text)
+    if len(label) < 3:
+        return (0,) * len(TEMPLATE_SIGNATURE_COLUMNS)
+    return tuple(int(any(label.startswith(s) or s.startswith(label) for s in signatures))
+                 for signatures in TEMPLATE_SIGNATURE_COLUMNS.values())
+
+
+@memoized
+def _line_votes(text: str) -> tuple[int, ...]:
+    """A line's votes for each template: the signature column labels it holds (a header row flattened into prose)."""
+    line = normalize(text)
+    return tuple(sum(s in line for s in signatures) for signatures in TEMPLATE_SIGNATURE_COLUMNS.values())
+
+
+def _region_of(regions: set[str | None], current: str | None) -> str | None:
+    """The table region a header row or line opens (`regions`: what each of its cells or the line opens):
+    section 二's captions, 三's header, 四's header."""
     if "active" in regions:
         return "active"
     if "appeals" in regions and current != "appeals":
@@ -382,20 +437,18 @@ def _region_of(texts: list[str], current: str | None) -> str | None:
     return None
 
 
-def _heading(text: str, after: int) -> str | None:
-    """The section numeral a paragraph opens, if it is a section heading after section `after`."""
-    norm = normalize(text)
-    match = _HEADING.match(norm)
+@memoized
+def _heading(text: str) -> int | None:
+    """The index of the section a paragraph opens (into SECTIONS), if it is a section heading."""
+    match = _HEADING.match(normalize(text))
     if not match:
         return None
     numeral, rest = match.groups()
     index = _NUMERALS.index(numeral)
-    if index <= after:
-        return None
     section = SECTIONS[index]
     is_title = len(rest) <= 40 and match_score(rest, section.label) > 0
     runs_on = any(rest.startswith(leaf(form)) for form in section.label.all_forms)
-    return numeral if is_title or runs_on else None
+    return index if is_title or runs_on else None
 
 
 def _sections(grid: Grid) -> tuple[list[str], dict[str, str], list[str], dict[str, int]]:
@@ -411,7 +464,8 @@ def _sections(grid: Grid) -> tuple[list[str], dict[str, str], list[str], dict[st
                 current = "tables"
             continue
         after = _NUMERALS.index(present[-1]) if present else -1
-        numeral = _heading(block.text, after)
+        index = _heading(block.text)
+        numeral = _NUMERALS[index] if index is not None and index > after else None  # headings come in order
         if numeral:
             present.append(numeral)
             current = numeral
@@ -477,7 +531,7 @@ def _year(title: str | None, text: str, url: str | None, published_on: str | Non
     return None
 
 
-def build_report(grid: Grid, *, url: str | None = None, source: str | None = None) -> Report:
+def build_report(grid: Grid, *, url: str | None = None, source: str | None = None, deadline: Deadline | None = None) -> Report:
     present, prose, leading, images = _sections(grid)
     title = _title(grid, leading)
     all_text = "\n".join(b.text for b in grid.blocks if isinstance(b, Paragraph))
@@ -497,7 +551,7 @@ def build_report(grid: Grid, *, url: str | None = None, source: str | None = Non
     if builder.template is None:
         report.missing_tables = ["二", "三", "四"]
     else:
-        builder.read_tables()
+        builder.read_tables(deadline or Deadline())
         builder.sum_other_subrows()
         report.missing_tables, report.missing_rows = builder.missing_tables()
         for key in template_keys(builder.template):

@@ -37,6 +37,17 @@ def ole_is_encrypted_package(data: bytes) -> bool:
     return data.startswith(OLE_MAGIC) and _utf16("EncryptedPackage") in data
 
 
+def _named_kind(filename: str | None, content_type: str | None, kinds: tuple[str, ...]) -> str:
+    """Of `kinds`, the one the name or Content-Type says (a damaged container no longer says it itself)."""
+    hints = {
+        "docx": (".docx", "wordprocessingml"),
+        "xlsx": (".xlsx", "spreadsheetml"),
+        "doc": (".doc", ".wps", "msword", "kswps"),
+        "xls": (".xls", ".et", "ms-excel"),
+    }
+    return next((kind for kind in kinds if _hinted(filename, content_type, *hints[kind])), "unknown")
+
+
 def _sniff_ole(data: bytes, filename: str | None, content_type: str | None) -> str:
     # Stream names sit in the OLE directory as UTF-16LE; finding them avoids a full OLE parser.
     if ole_is_encrypted_package(data):
@@ -46,15 +57,15 @@ def _sniff_ole(data: bytes, filename: str | None, content_type: str | None) -> s
         return "doc"
     if _utf16("Workbook") in data or _utf16("Book\x00") in data:
         return "xls"
-    return "unknown"  # PowerPoint, Outlook messages, …
+    return _named_kind(filename, content_type, ("doc", "xls"))  # else PowerPoint, Outlook messages, …
 
 
-def _sniff_zip(data: bytes) -> str:
+def _sniff_zip(data: bytes, filename: str | None, content_type: str | None) -> str:
     try:
         with zipfile.ZipFile(io.BytesIO(data)) as zf:
             names = set(zf.namelist())
     except (zipfile.BadZipFile, ValueError, OSError):
-        return "unknown"
+        return _named_kind(filename, content_type, ("docx", "xlsx"))  # cut short: its reader says so
     if "word/document.xml" in names or any(n.startswith("word/") for n in names):
         return "docx"
     if "xl/workbook.xml" in names or any(n.startswith("xl/") for n in names):
@@ -83,7 +94,7 @@ def sniff(data: bytes, *, filename: str | None = None, content_type: str | None 
     if head.startswith(OLE_MAGIC):
         return _sniff_ole(data, filename, content_type)
     if head.startswith(_ZIP_MAGIC):
-        return _sniff_zip(data)
+        return _sniff_zip(data, filename, content_type)
     if head.startswith(b"\x89PNG\r\n\x1a\n"):
         return "png"
     if head.startswith(b"\xff\xd8\xff"):

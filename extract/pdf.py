@@ -9,10 +9,13 @@ from __future__ import annotations
 
 import io
 import itertools
+import re
 import statistics
+import zlib
 
 import pdfplumber
 from pdfminer.pdfdocument import PDFPasswordIncorrect
+from pdfminer.pdfpage import PDFPage
 from pdfminer.pdfparser import PDFSyntaxError
 from pdfminer.psparser import PSException
 from pdfplumber.utils.exceptions import PdfminerException
@@ -35,13 +38,46 @@ Char = dict  # a pdfplumber character: text, x0, x1, top, bottom, size, upright 
 SEGMENT_GAP = 0.8  # a gap wider than this many character widths separates borderless table columns
 
 
+MAX_OBJECTS = 200_000  # a report PDF has hundreds; a 30-page scan a few hundred
+MAX_STREAM_BYTES = 100 * 2**20  # one stream inflated; a page scanned at 300 dpi in colour is ~25 MB
+_DECLARED_SIZE = re.compile(rb"/Size\s+(\d{1,12})")
+_STREAM = re.compile(rb"stream\r?\n")
+
+
+def check_pdf(data: bytes) -> None:
+    """Refuse, before parsing, what would take the parser minutes or gigabytes: millions of objects declared, and
+    Flate streams that inflate past MAX_STREAM_BYTES (inflated in 1 MB steps, never held whole)."""
+    for match in _DECLARED_SIZE.finditer(data):
+        if int(match.group(1)) > MAX_OBJECTS:
+            raise ExtractionError(f"PDF declares {int(match.group(1)):,} objects (> {MAX_OBJECTS:,}): refused")
+    for match in _STREAM.finditer(data):
+        end = data.find(b"endstream", match.end())
+        pending = memoryview(data)[match.end() : end if end >= 0 else len(data)]
+        inflater, inflated = zlib.decompressobj(), 0
+        try:
+            while pending and not inflater.eof:
+                inflated += len(inflater.decompress(pending, 2**20))
+                pending = inflater.unconsumed_tail
+                if inflated > MAX_STREAM_BYTES:
+                    raise ExtractionError(f"PDF stream inflates past {MAX_STREAM_BYTES // 2**20} MB: a decompression bomb")
+        except zlib.error:
+            continue  # not Flate-encoded (images, plain text): nothing to inflate
+
+
+def check_pages(pdf: pdfplumber.PDF) -> None:
+    """Refuse more than MAX_PAGES pages, walking the page tree no further (its /Count may lie, and pdfplumber
+    would build every page first)."""
+    for count, _ in enumerate(PDFPage.create_pages(pdf.doc), start=1):
+        if count > MAX_PAGES:
+            raise ExtractionError(f"PDF has more than {MAX_PAGES} pages: not an annual report")
+
+
 def read_pdf(data: bytes) -> Grid:
+    check_pdf(data)
     try:
         pdf = pdfplumber.open(io.BytesIO(data))
         with pdf:
-            count = len(pdf.pages)
-            if count > MAX_PAGES:
-                raise ExtractionError(f"PDF has {count} pages (> {MAX_PAGES}): not an annual report")
+            check_pages(pdf)
             pages = [read_page(p, i) for i, p in enumerate(pdf.pages)]
             scanned = [i for i, p in enumerate(pdf.pages) if not p.chars and p.images]
             images = sum(len(p.images) for p in pdf.pages if p.chars)

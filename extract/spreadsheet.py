@@ -9,12 +9,13 @@ from __future__ import annotations
 
 import io
 import re
+import zipfile
 from collections.abc import Callable, Iterable
 
 import openpyxl
 import xlrd
 
-from extract.attachments import MAX_CELLS, check_zip, with_span_text
+from extract.attachments import MAX_CELLS, check_zip, printable_text, with_span_text
 from extract.filetype import OLE_MAGIC
 from extract.model import Block, Cell, ExtractionError, Grid, Paragraph, Table
 
@@ -31,13 +32,14 @@ def _text(value: object) -> str:
         return str(value).upper()
     if isinstance(value, float):
         return str(int(value)) if value.is_integer() else repr(value)
-    return str(value).strip()
+    return printable_text(str(value)).strip()
 
 
 def read_xlsx(data: bytes) -> Grid:
     if data.startswith(OLE_MAGIC):
         raise ExtractionError("XLSX is encrypted (password-protected Office document)")
     check_zip(data, "XLSX")
+    check_cells(data)
     # Not read_only: merged ranges are only available in the full model. data_only: cached formula results.
     book = openpyxl.load_workbook(io.BytesIO(data), data_only=True)
     sheets = []
@@ -48,6 +50,27 @@ def read_xlsx(data: bytes) -> Grid:
         merges = [(m.min_row - 1, m.max_row, m.min_col - 1, m.max_col) for m in ws.merged_cells.ranges]
         sheets.append((rows, merges))
     return _grid(sheets)
+
+
+_CELL = re.compile(rb"<(?:\w+:)?c[\s>/]")
+
+
+def check_cells(data: bytes) -> None:
+    """Refuse a workbook of more than MAX_CELLS cells before openpyxl builds them all (~1 KB of memory each):
+    count the <c> elements of the sheets' XML, inflated in 1 MB steps."""
+    cells = 0
+    with zipfile.ZipFile(io.BytesIO(data)) as zf:
+        for info in zf.infolist():
+            if not info.filename.startswith("xl/worksheets/"):
+                continue
+            with zf.open(info) as sheet:
+                tail = b""
+                while chunk := sheet.read(2**20):
+                    cells += len(_CELL.findall(tail + chunk))
+                    tail = chunk[-8:]
+                    cells -= len(_CELL.findall(tail))  # counted again with the next chunk
+                    if cells > MAX_CELLS:
+                        raise ExtractionError(f"XLSX has more than {MAX_CELLS:,} cells: refused")
 
 
 def read_xls(data: bytes) -> Grid:

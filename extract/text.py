@@ -7,7 +7,8 @@ from __future__ import annotations
 import re
 
 from extract.labels import table_region
-from extract.model import Block, Cell, Grid, Paragraph, Table
+from extract.limits import MAX_TEXT_LINES, Deadline
+from extract.model import Block, Cell, ExtractionError, Grid, Paragraph, Table
 from extract.values import looks_numeric
 
 _PIPE_SEPARATOR = re.compile(r"^\|?[\s:|-]+\|?$")
@@ -17,6 +18,16 @@ _SPACED_ROW = re.compile(
     r"^(?:(?P<label>(?:\d{1,2}[.、．]|[^。；;\d])[^。；;]{0,60}?)\s+)?"
     r"(?P<numbers>(?:[-+]?\d+(?:\.\d+)?(?:/\d+)?[ \u3000\u00a0]+)*[-+]?\d+(?:\.\d+)?(?:/\d+)?)$"
 )
+# Control characters mean nothing in a report and may not reach a terminal or a spreadsheet: NUL, ESC and the
+# like are dropped, vertical tab and form feed (Word's line and page breaks) become line breaks.
+_LINE_BREAKS = bytes.maketrans(b"\x0b\x0c", b"\n\n")
+_CONTROLS = bytes(range(0x09)) + bytes(range(0x0E, 0x20)) + b"\x7f"
+
+
+def printable(data: bytes) -> bytes:
+    """Text in an ASCII-compatible encoding (UTF-8, GB18030, Big5: no byte of their multi-byte characters is a
+    control byte) without control characters other than tab and line breaks."""
+    return data.translate(_LINE_BREAKS, _CONTROLS)
 
 
 class _TableBuilder:
@@ -24,11 +35,8 @@ class _TableBuilder:
         self.blocks = blocks
         self.rows: list[list[Cell]] = []
         self.exact = True
-        self.pending: list[tuple[str, int]] = []  # cells of a one-cell-per-line row being read
-
-    @property
-    def index(self) -> int:
-        return sum(isinstance(b, Table) for b in self.blocks)
+        self.pending: list[tuple[list[str], int]] = []  # lines of each cell of a one-cell-per-line row being read
+        self.index = 0  # of the table being built: tables already in `blocks`
 
     def add_row(self, texts: list[tuple[str, int]], exact: bool) -> None:
         if self.rows and exact != self.exact:
@@ -40,16 +48,23 @@ class _TableBuilder:
     def end_pending_row(self) -> None:
         pending, self.pending = self.pending, []
         if pending:
-            self.add_row(pending, exact=True)
+            self.add_row([("\n".join(lines), first_line) for lines, first_line in pending], exact=True)
 
     def flush(self) -> None:
         if self.rows:
             self.blocks.append(Table(self.index, self.rows, self.exact))
+            self.index += 1
             self.rows = []
 
     def close(self) -> None:
         self.end_pending_row()
         self.flush()
+
+    def add_block(self, block: Block) -> None:
+        """A paragraph, or a table read as one: it ends the table being built."""
+        self.close()
+        self.blocks.append(block)
+        self.index += isinstance(block, Table)
 
 
 def flattened_row(line: str) -> tuple[list[str], bool] | None:
@@ -93,8 +108,7 @@ def tabulate(blocks: list[Block]) -> list[Block]:
             cells = []
         row = flattened_row(text) if isinstance(block, Paragraph) else None
         if row is None:
-            table.close()
-            out.append(block)
+            table.add_block(block)
         elif row[0]:
             table.add_row([(cell, block.line) for cell in row[0]], exact=row[1])
     if cells:
@@ -122,15 +136,21 @@ def _trailing_labels(blocks: list[Block]) -> list[Paragraph]:
     return labels
 
 
-def read_text(text: str) -> Grid:
+def read_text(text: str, deadline: Deadline | None = None) -> Grid:
+    # Line breaks are counted before splitting: the list of lines would be the big part.
+    if max(text.count("\n"), text.count("\r")) > MAX_TEXT_LINES or len(lines := text.splitlines()) > MAX_TEXT_LINES:
+        raise ExtractionError(f"text of more than {MAX_TEXT_LINES:,} lines")
+    deadline = deadline or Deadline()
     blocks: list[Block] = []
     table = _TableBuilder(blocks)
     previous_was_cell = False
-    for number, line in enumerate(text.splitlines(), start=1):
+    for number, line in enumerate(lines, start=1):
+        if not number % 4096:
+            deadline.check(f"reading line {number}")
         body = line.rstrip("\r\n")
         if body.startswith("\t") and "\t" not in body[1:]:
             # one cell per line: a leading tab opens a cell
-            table.pending.append((body[1:], number))
+            table.pending.append(([body[1:]], number))
             previous_was_cell = True
             continue
         stripped = body.strip()
@@ -147,12 +167,9 @@ def read_text(text: str) -> Grid:
             previous_was_cell = False
             continue
         if previous_was_cell and table.pending:
-            # a line break inside a cell ("本年新\n制作数量")
-            text_so_far, first_line = table.pending[-1]
-            table.pending[-1] = (f"{text_so_far}\n{body}", first_line)
+            table.pending[-1][0].append(body)  # a line break inside a cell ("本年新\n制作数量")
             continue
-        table.close()
-        blocks.append(Paragraph(body, line=number))
+        table.add_block(Paragraph(body, line=number))
         previous_was_cell = False
     table.close()
     return Grid(blocks)

@@ -6,8 +6,8 @@ import re
 import unicodedata
 from dataclasses import dataclass
 from decimal import Decimal, InvalidOperation
-from functools import lru_cache
 
+from extract.limits import memoized
 from extract.schema import AMOUNT, AMOUNT_WAN, COUNT
 
 # Characters that mean "nothing to report" when they are all a cell holds.
@@ -29,12 +29,13 @@ class ParsedValue:
         return self.value is not None
 
 
+@memoized  # cells repeat ("0" most of all): read each distinct text once
 def clean_cell_text(text: str) -> str:
     """NFKC (full-width digits and signs become ASCII) and no spaces of any kind."""
     return _SPACES.sub("", unicodedata.normalize("NFKC", text))
 
 
-@lru_cache(maxsize=1 << 16)  # cells repeat ("0" most of all): parse each distinct text once
+@memoized
 def looks_numeric(text: str) -> bool:
     """True when a cell holds a value (or an explicit 'nothing'), as opposed to a label."""
     cleaned = clean_cell_text(text)
@@ -46,7 +47,7 @@ def _money(cleaned: str) -> bool:
     return cleaned.endswith("元") and bool(_NUMBER.match(cleaned.removesuffix("万元").removesuffix("元").replace(",", "")))
 
 
-@lru_cache(maxsize=1 << 16)
+@memoized
 def parse_value(text: str, value_type: str) -> ParsedValue:
     if _SPLIT_DIGITS.search(unicodedata.normalize("NFKC", text)):
         return ParsedValue(None, f"unreadable {text.strip()!r}: digits separated by spaces")

@@ -21,9 +21,10 @@ import docx
 from docx.text.paragraph import Paragraph as DocxParagraph
 from lxml import etree
 
-from extract.attachments import check_zip, run_tool, with_span_text
+from extract.attachments import check_zip, printable_text, run_tool, with_span_text
 from extract.filetype import OLE_MAGIC
 from extract.model import Block, Cell, ExtractionError, Grid, Paragraph, Table
+from extract.msdoc import NotNative, read_word97
 
 W = "{http://schemas.openxmlformats.org/wordprocessingml/2006/main}"
 _MANGLED_TABLE = re.compile(r"(\S[^|\n]*\|){3}")  # antiword's text fallback for a table it cannot lay out
@@ -49,7 +50,7 @@ def _walk(parent: etree._Element, document: docx.document.Document, blocks: list
     for child in parent.iterchildren():
         if child.tag == W + "p":
             para = DocxParagraph(child, document)
-            text = para.text.strip()
+            text = printable_text(para.text).strip()
             images = len(child.findall(f".//{W}drawing")) + len(child.findall(f".//{W}pict"))
             if text or images:
                 blocks.append(Paragraph(text, images=images))
@@ -75,7 +76,7 @@ def _val(element: etree._Element | None, default: int = 1) -> int:
 
 def _cell_text(tc: etree._Element, document: docx.document.Document) -> str:
     # Paragraphs of nested tables are included: a nested table's text stays inside its cell.
-    return "\n".join(t for p in tc.iter(W + "p") if (t := DocxParagraph(p, document).text.strip()))
+    return "\n".join(t for p in tc.iter(W + "p") if (t := printable_text(DocxParagraph(p, document).text).strip()))
 
 
 def _docx_table(tbl: etree._Element, document: docx.document.Document, index: int) -> Table:
@@ -108,9 +109,15 @@ def _docx_table(tbl: etree._Element, document: docx.document.Document, index: in
 
 
 def read_doc(data: bytes) -> Grid:
-    """Old Word (and WPS, RTF): LibreOffice keeps merged tables; antiword is the fallback without it."""
+    """Old Word (and WPS, RTF): Word 97+ natively (extract.msdoc); what that reader does not follow (Word 6/95,
+    nested tables, RTF) goes to LibreOffice, which keeps merged tables; antiword is the last resort without it."""
     if not (data.startswith(OLE_MAGIC) or data.lstrip().startswith(b"{\\rtf")):
         raise ExtractionError("DOC is neither an OLE2 (Word 97–2003/WPS) file nor RTF")
+    if data.startswith(OLE_MAGIC):
+        try:
+            return read_word97(data)
+        except NotNative:
+            pass  # damage and encryption are final: no other reader gets further
     try:
         return read_docx(libreoffice_convert(data, "doc", "docx"))
     except ExtractionError as exc:

@@ -157,13 +157,47 @@ def crawl(
     limit: int | None = typer.Option(None, "--limit", help="Crawl only the first N units."),
     db: Path | None = DB_OPTION,
     store_dir: Path | None = STORE_OPTION,
+    distributed: str | None = typer.Option(None, "--distributed", help="Be a worker of the night `nianbao ingest` "
+                                           "published in this Redis (redis://HOST:PORT/DB); --store, if readable here, "
+                                           "answers conditional GETs (docs/distributed.md)."),
 ) -> None:
     """Crawl the units' portals into the database: politely, incrementally, losing nothing."""
+    from crawler.distributed import NightError, work
     from crawler.run import crawl as run_crawl
 
     config = settings(ctx, {**storage_flags(db, store_dir), "registry.units": units, "crawl.limit": limit})
-    summary = run_crawl(config["registry.units"], config["storage.db"], config["storage.store"],
-                        limit=config["crawl.limit"] or None, settings_overrides=config.scrapy_overrides(), console=console)
+    try:
+        if distributed:
+            summary = work(distributed, config["storage.store"], settings_overrides=config.scrapy_overrides(), console=console)
+        else:
+            summary = run_crawl(config["registry.units"], config["storage.db"], config["storage.store"],
+                                limit=config["crawl.limit"] or None, settings_overrides=config.scrapy_overrides(), console=console)
+    except NightError as exc:
+        errors.print(f"[red]error[/red] {exc}", highlight=False)
+        raise typer.Exit(1) from None
+    raise typer.Exit(0 if summary.finish_reason == "finished" else 1)
+
+
+@app.command()
+def ingest(
+    ctx: typer.Context,
+    redis_url: str = typer.Argument(..., help="The Redis workers share: redis://HOST:PORT/DB."),
+    units: Path | None = typer.Option(None, "--units", help="The units file (CSV or YAML; default: the registry.units setting)."),
+    db: Path | None = DB_OPTION,
+    store_dir: Path | None = STORE_OPTION,
+) -> None:
+    """Publish tonight's crawl in Redis for `nianbao crawl --distributed` workers, and store what they fetch into the
+    database (its only writer) until the night is complete."""
+    from crawler.distributed import NightError
+    from crawler.distributed import ingest as run_ingest
+
+    config = settings(ctx, {**storage_flags(db, store_dir), "registry.units": units})
+    try:
+        summary = run_ingest(redis_url, config["registry.units"], config["storage.db"], config["storage.store"],
+                             settings_overrides=config.scrapy_overrides(), console=console)
+    except NightError as exc:
+        errors.print(f"[red]error[/red] {exc}", highlight=False)
+        raise typer.Exit(1) from None
     raise typer.Exit(0 if summary.finish_reason == "finished" else 1)
 
 

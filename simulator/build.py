@@ -6,9 +6,10 @@ import random
 from datetime import date, timedelta
 
 from registry.units import COUNTY_DEPARTMENT, COUNTY_GOVERNMENT, TOWNSHIP
+from simulator.attachments import plan_damaged_attachments
 from simulator.cms import cms_for
 from simulator.divisions import County, Township, counties
-from simulator.faults import plan_faults
+from simulator.faults import plan_fault_matrix, plan_faults
 from simulator.site import build_site
 from simulator.world import (
     ATTACHMENT_FORMS,
@@ -231,8 +232,10 @@ def _ensure_every_kind(rng: random.Random, world: World) -> None:
             r.reposted_on = r.edited_on = None
 
 
-def build_world(portals: int, seed: int) -> World:
-    """A world of `portals` county portals; the same seed gives the same world."""
+def build_world(portals: int, seed: int, *, fault_matrix: bool = False, unreadable_attachments: bool = False) -> World:
+    """A world of `portals` county portals; the same seed gives the same world. With `fault_matrix`, a fifth of the
+    portals carry every fault that fails for good (simulator/faults.py) and the others none. With
+    `unreadable_attachments`, one report's attachment is served broken in each way of world.ATTACHMENT_DAMAGES."""
     every = counties()
     if not 1 <= portals <= len(every):
         raise ValueError(f"portals must be between 1 and {len(every)} (the counties in simulator/divisions.txt)")
@@ -258,11 +261,13 @@ def build_world(portals: int, seed: int) -> World:
         built.append(Portal(index, _host(index), county, families[index], layouts[index], units, encoding))
     world = World(seed, built)
     _ensure_every_kind(rng, world)
+    if unreadable_attachments:
+        plan_damaged_attachments(world)
     for portal in built:
         portal.site = build_site(seed, portal)
         # A size its longest list overflows, so every portal shows its family's pagination.
         longest = max(len(c.visible_articles(world.today)) for c in portal.site.columns)
         portal.page_size = rng_for(seed, "page size", portal.index).choice(
             [size for size in _PAGE_SIZES if size < longest] or [_PAGE_SIZES[0]])
-    plan_faults(world, {p.index: cms_for(world, p) for p in built})
+    (plan_fault_matrix if fault_matrix else plan_faults)(world, {p.index: cms_for(world, p) for p in built})
     return world

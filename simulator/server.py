@@ -2,13 +2,14 @@
 
 The portal a request is for is the local address it arrived on. Pages come from the portal's CMS (cached
 until the world advances); faults are applied here, with raw control of the connection where a fault needs
-it (resets, truncated bodies, stalls). Per host the server counts requests and bytes and records the most
+it (resets, truncated bodies, stalls, trickles, floods). Per host the server counts requests and bytes and records the most
 connections open at once and the smallest gap between two requests, so politeness can be measured.
 """
 
 from __future__ import annotations
 
 import asyncio
+import gzip
 import ipaddress
 import resource
 import socket
@@ -27,6 +28,11 @@ from simulator.world import Fault, Portal, World
 PAGE_CACHE_BYTES = 512 * 2**20
 _SERVER_NAMES = {"trs": "TRS WCM", "hanweb": "Hanweb jcms", "json_api": "nginx", "static": "Apache"}
 _NOT_FOUND = "<html><head><title>404 Not Found</title></head><body><h1>404 Not Found</h1></body></html>"
+_GONE = "<html><head><title>410 Gone</title></head><body><h1>410 Gone</h1></body></html>"
+RESET_AFTER_SECONDS = 0.3  # a reset mid-body waits this long after the part it sent
+HUGE_PAGE_BYTES = 50 * 2**20
+_PADDING = b"<p>" + b"&#160;" * (2**20 // 6) + b"</p>\n"
+TRICKLE_BYTES, TRICKLE_SECONDS = 16, 0.5
 
 
 @dataclass
@@ -145,13 +151,14 @@ class WorldServer:
 
     # ------------------------------------------------------------ answering
 
-    def _page(self, portal: Portal, request: web.BaseRequest, form: dict[str, str]) -> Page | None:
+    def _page(self, portal: Portal, request: web.BaseRequest, form: dict[str, str], path: str) -> Page | None:
+        """The page at `path` (the request's, unless a fault serves another)."""
         cms = self.cms_of[portal.index]
-        answer = cms.dynamic(request.method, request.path, request.query, form, f"http://{portal.host}:{self.port}")
+        answer = cms.dynamic(request.method, path, request.query, form, f"http://{portal.host}:{self.port}")
         if answer is not None:
             return answer
         version = self.world.version
-        key = (portal.host, request.path)
+        key = (portal.host, path)
         cached = self._pages.get(key)
         if cached is not None and cached[0] == version:
             self._pages.move_to_end(key)
@@ -160,7 +167,7 @@ class WorldServer:
         if routes is None or routes[0] != version:
             routes = (version, cms.routes())
             self._routes[portal.index] = routes
-        route = routes[1].get(request.path)
+        route = routes[1].get(path)
         if route is None:
             return None
         page = route()
@@ -208,30 +215,32 @@ class WorldServer:
         if request.method == "POST" and request.can_read_body:
             form = dict(parse_qsl((await request.read()).decode("utf-8", "replace")))
         fault = self._faults[portal.index].get(request.path)
-        hit = 0
+        within = False
         if fault is not None:
             self._hits[(portal.host, fault.path)] += 1
-            hit = self._hits[(portal.host, fault.path)]
-            early = await self._fault_before(fault, hit, request)
+            within = fault.times is None or self._hits[(portal.host, fault.path)] <= fault.times
+            early = await self._fault_before(fault, within, request)
             if early is not None:
                 return early
-        page = self._page(portal, request, form)
+        # A changed page: the list, fetched before the change, still links the article; it now holds another report.
+        path = fault.target if fault is not None and fault.kind == "changing_page" and fault.target else request.path
+        page = self._page(portal, request, form, path)
         if page is None:
             return self._plain(portal, Page(_NOT_FOUND.encode(), status=404))
-        if fault is not None and fault.times is not None and hit <= fault.times:
-            if fault.kind == "read_timeout":
-                return await self._stall(portal, request, page, fault.seconds or 0)
-            if fault.kind == "truncated_body":
-                return await self._truncate(portal, request, page)
+        if fault is not None and within:
+            damaged = await self._damage(fault, portal, request, page)
+            if damaged is not None:
+                return damaged
         return self._plain(portal, page)
 
-    async def _fault_before(self, fault: Fault, hit: int, request: web.BaseRequest) -> web.StreamResponse | None:
+    async def _fault_before(self, fault: Fault, within: bool, request: web.BaseRequest) -> web.StreamResponse | None:
         """The faults that answer instead of the page; None lets the page be served."""
         kind = fault.kind
-        within = fault.times is None or hit <= fault.times
         if kind == "not_found":
             return web.Response(status=404, body=_NOT_FOUND.encode(), content_type="text/html")
-        if kind == "server_error_burst" and within:
+        if kind == "gone":
+            return web.Response(status=410, body=_GONE.encode(), content_type="text/html")
+        if kind in ("server_error_burst", "robots_error") and within:
             status = fault.status or 500
             headers = {"Retry-After": "1"} if status == 503 else {}
             return web.Response(status=status, text=f"{status} Server Error", headers=headers)
@@ -247,11 +256,34 @@ class WorldServer:
         if kind == "redirect_loop":
             location = fault.path if request.query.get("loop") else f"{fault.path}?loop=1"
             return web.Response(status=302, headers={"Location": location})
+        if kind in ("offsite_redirect", "bad_scheme_redirect"):
+            return web.Response(status=302, headers={"Location": fault.target or "/"})
         if kind == "moved_column":
             if fault.status == 301:
                 query = f"?{request.query_string}" if request.query_string else ""
                 return web.Response(status=301, headers={"Location": f"{fault.target}{query}"})
             return web.Response(status=404, body=_NOT_FOUND.encode(), content_type="text/html")
+        return None
+
+    async def _damage(self, fault: Fault, portal: Portal, request: web.BaseRequest, page: Page) -> web.StreamResponse | None:
+        """The faults that spoil the page on its way; None serves it whole."""
+        kind = fault.kind
+        if kind in ("read_timeout", "robots_timeout"):
+            return await self._stall(portal, request, page, fault.seconds or 0)
+        if kind in ("truncated_body", "reset_mid_body"):
+            return await self._truncate(portal, request, page, reset=kind == "reset_mid_body")
+        if kind == "truncated_gzip":
+            packed = gzip.compress(page.body, mtime=0)
+            headers = {**self._headers(portal, page), "Content-Encoding": "gzip"}
+            return web.Response(status=page.status, body=packed[: len(packed) * 2 // 3], headers=headers)
+        if kind == "wrong_content_length":
+            # The CMS measured the page in characters, not bytes: a client reads that many bytes and stops.
+            characters = len(page.body.decode(portal.encoding, "replace"))
+            return web.Response(status=page.status, body=page.body[:characters], headers=self._headers(portal, page))
+        if kind == "huge_page":
+            return await self._huge(portal, request, page)
+        if kind == "slow_loris":
+            return await self._trickle(portal, request, page)
         return None
 
     def _headers(self, portal: Portal, page: Page) -> dict[str, str]:
@@ -271,14 +303,46 @@ class WorldServer:
             request.transport.abort()
         return response
 
-    async def _truncate(self, portal: Portal, request: web.BaseRequest, page: Page) -> web.StreamResponse:
-        """The full Content-Length announced, part of the body sent, then the connection closed."""
+    async def _truncate(self, portal: Portal, request: web.BaseRequest, page: Page, *, reset: bool) -> web.StreamResponse:
+        """The full Content-Length announced, part of the body sent, then the connection closed or reset (after a
+        moment, so the client has read the headers and the part: the reset comes mid-body)."""
         response = web.StreamResponse(status=page.status, headers=self._headers(portal, page))
         response.content_length = len(page.body)
         await response.prepare(request)
         await response.write(page.body[: len(page.body) // 3])
-        if request.transport is not None:
+        if reset:
+            await asyncio.sleep(RESET_AFTER_SECONDS)
+            _reset(request)
+        elif request.transport is not None:
             request.transport.abort()
+        return response
+
+    async def _huge(self, portal: Portal, request: web.BaseRequest, page: Page) -> web.StreamResponse:
+        """The page swollen to HUGE_PAGE_BYTES, chunked (no Content-Length to refuse it by), until the client hangs up."""
+        response = web.StreamResponse(status=page.status, headers=self._headers(portal, page))
+        response.enable_chunked_encoding()
+        await response.prepare(request)
+        try:
+            await response.write(page.body[: len(page.body) // 2])
+            for _ in range(-(-HUGE_PAGE_BYTES // len(_PADDING))):
+                await response.write(_PADDING)
+            await response.write(page.body[len(page.body) // 2:])
+            await response.write_eof()
+        except ConnectionError:  # the client stopped reading: as it should
+            pass
+        return response
+
+    async def _trickle(self, portal: Portal, request: web.BaseRequest, page: Page) -> web.StreamResponse:
+        """Headers at once, then TRICKLE_BYTES every TRICKLE_SECONDS: every read is quick, the page takes hours."""
+        response = web.StreamResponse(status=page.status, headers=self._headers(portal, page))
+        response.content_length = len(page.body)
+        await response.prepare(request)
+        try:
+            for start in range(0, len(page.body), TRICKLE_BYTES):
+                await response.write(page.body[start:start + TRICKLE_BYTES])
+                await asyncio.sleep(TRICKLE_SECONDS)
+        except ConnectionError:
+            pass
         return response
 
 

@@ -4,11 +4,13 @@ JSON-ready data, and the target list in the units-file format (registry/units.py
 from __future__ import annotations
 
 from typing import Any
+from urllib.parse import urljoin
 
 from extract.schema import SECTIONS
 from registry.units import Unit
 from simulator.cms import Cms
 from simulator.documents import narrative_numbers, version_fields
+from simulator.faults import ROBOTS, expected_error, unreadable
 from simulator.render import TABLE_SECTIONS
 from simulator.world import AnnualReport, Fault, Portal, SimUnit, World
 
@@ -63,7 +65,8 @@ def _report_truth(world: World, cms: Cms, report: AnnualReport, base: str) -> di
     fields = version_fields(world, report)
     site = cms.site
     articles = [a for a in site.articles_of(report) if a.published_on <= today]
-    dead = {f.path for f in cms.portal.faults_of("not_found")}
+    dead = {f.path for f in cms.portal.faults if unreadable(f)}
+    closed = ROBOTS in dead  # no robots.txt, no crawling the portal (RFC 9309 §2.3.1.4)
     urls = [base + cms.article_path(a) for a in articles]
     defects = [d for d in report.defects if d != "edited_after_publication" or report.edited(today)]
     present = [s for s in ALL_SECTIONS if s not in report.omit_sections]
@@ -72,7 +75,7 @@ def _report_truth(world: World, cms: Cms, report: AnnualReport, base: str) -> di
         "published_on": report.published_on.isoformat() if report.published_on else None,
         "late": report.late,
         "urls": urls,
-        "dead_urls": [u for u, a in zip(urls, articles, strict=True) if cms.article_path(a) in dead],
+        "dead_urls": [u for u, a in zip(urls, articles, strict=True) if closed or cms.article_path(a) in dead],
         "title": report.title,
         "unit_as_printed": report.unit.name,
         "template": truth.template if report.tables_printed else None,  # no table text, no template to tell
@@ -99,15 +102,16 @@ def _report_truth(world: World, cms: Cms, report: AnnualReport, base: str) -> di
 
 
 def _fault_truth(fault: Fault, base: str) -> dict[str, Any]:
-    # A fault of every page ("*") is shown by the home page's URL.
-    entry: dict[str, Any] = {"kind": fault.kind, "url": base + (fault.path if fault.path != "*" else "/")}
+    # A fault of every page ("*") is shown by the home page's URL. `error`: what a crawler must record for the URL.
+    entry: dict[str, Any] = {"kind": fault.kind, "url": base + (fault.path if fault.path != "*" else "/"),
+                             "error": expected_error(fault)}
     if fault.path == "*":
         entry["every_page"] = True
     for name in ("times", "seconds", "status"):
         if getattr(fault, name) is not None:
             entry[name] = getattr(fault, name)
     if fault.target is not None:
-        entry["target"] = base + fault.target
+        entry["target"] = urljoin(base, fault.target)  # a path, or another host's or scheme's URL
     return entry
 
 

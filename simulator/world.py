@@ -39,6 +39,14 @@ LAYOUTS = (
 # How the report reaches the page (portal_patterns.md §3).
 FORMS = ("html_clean", "html_word", "text", "image_only", "pdf", "docx", "doc", "xls")
 ATTACHMENT_FORMS = ("pdf", "docx", "doc", "xls")
+# How an attachment can be unreadable, in worlds built with unreadable_attachments=True (simulator/attachments.py
+# serves the file so; such a report has the defect "unreadable_attachment"), with the forms each can happen to.
+ATTACHMENT_DAMAGES = {
+    "truncated": ATTACHMENT_FORMS,  # an upload cut off
+    "encrypted": ("pdf",),  # saved with a password to open
+    "oversized": ("pdf",),  # over the extractor's 50 MB limit
+    "zip_bomb": ("docx",),  # Office XML that inflates a thousandfold
+}
 
 DEFECTS = (
     "unpublished",
@@ -69,6 +77,21 @@ FAULTS = (
     "robots_disallow",  # robots.txt disallows a path that pages link to
     "malformed_html",  # list and article pages with unclosed and stray tags
     "moved_column",  # the 年报 column moved: its old URL (the one in the units file) is 404 or 301
+)
+# The rest of the fault matrix (issue 10), planned only in worlds built with fault_matrix=True (faults.py): each on a
+# path the crawler must request, for good.
+MATRIX_FAULTS = (
+    "gone",  # a report's article answers 410 Gone
+    "reset_mid_body",  # headers and part of the body, then a TCP RST
+    "truncated_gzip",  # a gzip body whose stream stops short; Content-Length matches what is sent
+    "wrong_content_length",  # Content-Length counts characters instead of bytes: the body is cut at it
+    "offsite_redirect",  # a report link redirects to another host
+    "bad_scheme_redirect",  # a report link redirects to a file: URL
+    "robots_error",  # robots.txt answers 503
+    "robots_timeout",  # robots.txt sends headers, then nothing
+    "huge_page",  # a report link answers 50 MB of HTML, chunked
+    "slow_loris",  # a report link trickles its page a few bytes at a time
+    "changing_page",  # between the list fetch and the article fetch, the article was replaced by another report
 )
 
 def rng_for(seed: int, *names: object) -> random.Random:
@@ -118,6 +141,7 @@ class AnnualReport:
     edited_on: date | None = None
     omit_sections: frozenset[str] = frozenset()
     other_as_single_row: bool = False  # a 2021-template report printing （六）其他处理 as one row
+    damage: str | None = None  # of ATTACHMENT_DAMAGES: how its attachment is served broken
     doc_ids: tuple[int, int] = (0, 0)  # article ids of the post and of its re-post
 
     @property

@@ -7,6 +7,7 @@ strings from it.
 
 from __future__ import annotations
 
+import functools
 import html
 import re
 from collections.abc import Iterator
@@ -25,7 +26,8 @@ _TITLE = re.compile(r"<title[^>]*>(.*?)</title>", re.IGNORECASE | re.DOTALL)
 _TAG = re.compile(r"<[^>]+>")
 # The 索引号/发布机构/公开日期 table above an article (portal_patterns.md §5): the label's cell, then the value's.
 _PUBLISHER_CELL = re.compile(r"发布机构\s*[:：]?\s*(?:</t[dh]>\s*<t[dh][^>]*>)?\s*(?:<[^>]+>\s*)*([^<]{2,40})")
-_HREF = re.compile(r"""href\s*=\s*["']([^"']+)["']""", re.IGNORECASE)
+# Links to files (spiders.cms.is_attachment has the last word): a Word-pasted page holds hundreds of other links.
+_FILE_HREF = re.compile(r"""href\s*=\s*["']([^"']+?\.(?:pdf|docx?|xlsx?|wps|et)(?:[?#][^"']*)?)["']""", re.IGNORECASE)
 _SITE_SUFFIX = re.compile(r"[_|\-–—].*$")
 
 
@@ -33,6 +35,7 @@ def _text(fragment: str) -> str:
     return normalize(html.unescape(_TAG.sub("", fragment)))
 
 
+@functools.lru_cache(maxsize=8)  # the title and the publisher are read from the same page
 def _metas(text: str) -> dict[str, str]:
     head = text[: text.find("</head>")] if "</head>" in text else text[:20000]
     found = {}
@@ -77,7 +80,7 @@ def file_links(response: Response) -> list[str]:
 
 
 def _attachments(response: TextResponse) -> Iterator[str]:
-    for href in _HREF.findall(response.text):
+    for href in _FILE_HREF.findall(response.text):
         url = response.urljoin(html.unescape(href.strip()))
         if is_attachment(url):
             yield url

@@ -26,6 +26,7 @@ from scrapy import Request, Spider, signals
 from scrapy.crawler import Crawler
 from scrapy.exceptions import (
     CannotResolveHostError,
+    DownloadCancelledError,
     DownloadConnectionRefusedError,
     DownloadFailedError,
     DownloadTimeoutError,
@@ -35,12 +36,13 @@ from scrapy.exceptions import (
 from scrapy.http import Response, TextResponse
 from scrapy.spidermiddlewares.httperror import HttpError
 from twisted.internet import error as tx
+from twisted.internet.defer import CancelledError
 from twisted.python.failure import Failure
 from twisted.web._newclient import ResponseFailed
 
 from crawler.context import CrawlContext, Portal, portal_key
 from crawler.items import ARTICLE, ATTACHMENT, PAGE, DocumentItem, FetchErrorItem
-from crawler.middlewares import CONDITIONAL, STORED, listed_url
+from crawler.middlewares import CONDITIONAL, STORED, FetchRefused, listed_url
 from registry.units import Unit
 from spiders.article import file_links, page_title, publisher
 from spiders.cms import adapter_for, is_attachment, links, same_site
@@ -100,6 +102,11 @@ class PortalSpider(Spider):
     def from_crawler(cls, crawler: Crawler, *args: Any, **kwargs: Any) -> PortalSpider:
         spider = super().from_crawler(crawler, *args, **kwargs)
         crawler.signals.connect(spider._dropped, signal=signals.request_dropped)
+        # One request at a time per server (crawler/settings.py): as many at once as there are portals. Settings are
+        # applied after the spider is made (unless a test froze them); one given on the command line outranks this.
+        if not crawler.settings.frozen:
+            portals = len({portal_key(unit.portal_url) for unit in spider.units()})
+            crawler.settings.set("CONCURRENT_REQUESTS", max(1, portals), priority="spider")
         return spider
 
     def units(self) -> list[Unit]:
@@ -176,9 +183,15 @@ class PortalSpider(Spider):
             url,
             callback=callback,
             errback=self.failed,
-            meta={PORTAL: portal, UNITS: tuple(units), CONDITIONAL: True, TRACKED: True, **(meta or {})},
+            meta={PORTAL: portal, UNITS: tuple(units), CONDITIONAL: True, TRACKED: True, **self._size_limit(url),
+                  **(meta or {})},
             **kwargs,
         )
+
+    def _size_limit(self, url: str) -> dict[str, int]:
+        """Pages get NIANBAO_PAGE_MAXSIZE; attachments DOWNLOAD_MAXSIZE."""
+        limit = self.settings.getint("NIANBAO_PAGE_MAXSIZE")
+        return {"download_maxsize": limit} if limit and not is_attachment(url) else {}
 
     def follow(self, request: Request, callback: Callable[..., Any], response: Response, **meta: Any) -> Request:
         """A request an adapter built (a next page, a POST to a data proxy), carried on with the response's meta."""
@@ -187,7 +200,8 @@ class PortalSpider(Spider):
         return request.replace(
             callback=callback,
             errback=self.failed,
-            meta={**carried, CONDITIONAL: request.method == "GET", TRACKED: True, **request.meta, **meta},
+            meta={**carried, CONDITIONAL: request.method == "GET", TRACKED: True, **self._size_limit(request.url),
+                  **request.meta, **meta},
         )
 
     def settle(self, request: Request) -> None:
@@ -236,16 +250,14 @@ class PortalSpider(Spider):
         portal = self.context.portals[response.meta[PORTAL]]
         units = response.meta[UNITS]
         adapter = adapter_for(response)
-        if adapter is not None:
-            for link in adapter.nianbao_columns(response):
-                self.context.remember(portal.key, link.url, response.meta.get(OWNER))
-                yield self.request(link.url, self.parse_list, portal.key, units,
-                                   {OWNER: response.meta.get(OWNER), DISCOVERED: True})
+        columns = dict.fromkeys(link.url for link in adapter.nianbao_columns(response)) if adapter is not None else {}
+        for column in columns:
+            self.context.remember(portal.key, column, response.meta.get(OWNER))
+            yield self.request(column, self.parse_list, portal.key, units, {OWNER: response.meta.get(OWNER), DISCOVERED: True})
         depth = response.meta[DEPTH]
         if depth >= self.settings.getint("NIANBAO_DISCOVERY_DEPTH"):
             return
         here = folder(response.url)
-        columns = {link.url for link in adapter.nianbao_columns(response)} if adapter is not None else set()
         for link in links(response):
             there = folder(link.url)
             upward = there != here and here.startswith(there)  # the breadcrumb back to where discovery came from
@@ -372,6 +384,15 @@ def describe(failure: Failure) -> tuple[str, str]:
     if isinstance(exc, HttpError):
         status = exc.response.status
         return f"http_{status}", f"HTTP {status}"
+    if isinstance(exc, FetchRefused):
+        return exc.kind, str(exc)
+    # Over the size limit: announced (DownloadCancelledError), reached while reading (the download is cancelled), or
+    # reached while decompressing (HttpCompressionMiddleware's IgnoreRequest).
+    if isinstance(exc, DownloadCancelledError | CancelledError) or (isinstance(exc, IgnoreRequest)
+                                                                   and "DOWNLOAD_MAXSIZE" in str(exc)):
+        request = getattr(failure, "request", None)
+        limit = request.meta.get("download_maxsize") if request is not None else None
+        return "too_large", f"larger than the size limit{f' of {limit:,} bytes' if limit else ''}: {exc}"[:500]
     if isinstance(exc, IgnoreRequest):
         text = str(exc)
         return ("robots" if "robots.txt" in text else "redirect" if "redirect" in text else "ignored"), text

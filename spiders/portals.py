@@ -18,6 +18,7 @@ class PortalsSpider(PortalSpider):
             raise ValueError("give the units file: scrapy crawl portals -a units=FILE")
         self.units_file = Path(units)
         self.limit = int(limit) if limit not in (None, "") else None
+        self._units = load_units(self.units_file)[: self.limit]
 
     def units(self) -> list[Unit]:
-        return load_units(self.units_file)[: self.limit]
+        return self._units

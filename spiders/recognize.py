@@ -99,6 +99,7 @@ class UnitNames:
 
     def __init__(self, units: Iterable[Unit]) -> None:
         self._by_name: dict[str, set[str]] = {}
+        self._named: dict[str, str | None] = {}  # text → unit: a portal's titles and links repeat a few names
         for unit in units:
             for name in (unit.name, *unit.aliases):
                 if len(normalize(name)) >= 2:
@@ -110,6 +111,11 @@ class UnitNames:
         norm = normalize(text or "")
         if not norm:
             return None
+        if norm not in self._named:
+            self._named[norm] = self._unit_named(norm)
+        return self._named[norm]
+
+    def _unit_named(self, norm: str) -> str | None:
         exact = self._by_name.get(norm)
         if exact:
             return next(iter(exact)) if len(exact) == 1 else None

@@ -145,5 +145,16 @@ CREATE TABLE scheduler_runs (
 );
 """
 
+# What a crawl keeps from one night to the next besides URL states (the 年报 columns it found from home pages …): one
+# JSON value per name, written by the run that finished with it.
+_V2 = """
+CREATE TABLE crawl_state (
+    name TEXT PRIMARY KEY,
+    value TEXT NOT NULL,            -- JSON
+    run_id INTEGER NOT NULL REFERENCES crawl_runs (run_id),  -- the run that last changed it
+    changed_at TEXT NOT NULL
+);
+"""
+
 # MIGRATIONS[i] takes the database from version i to version i + 1.
-MIGRATIONS: tuple[str, ...] = (_V1,)
+MIGRATIONS: tuple[str, ...] = (_V1, _V2)

@@ -8,21 +8,42 @@ so a killed process leaves either the whole report or none of it. Saving the sam
 from __future__ import annotations
 
 import hashlib
+import importlib
 import json
 import math
+import sys
 from collections.abc import Iterable, Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import asdict, dataclass
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any, BinaryIO, Literal
-
-import sqlite_utils
+from types import ModuleType
+from typing import TYPE_CHECKING, Any, BinaryIO, Literal
 
 from extract.model import FieldValue, Report
 from registry.units import Unit
 from storage.files import FileStore, sniff_kind
 from storage.schema import MIGRATIONS, SCHEMA_VERSION_TABLE
+
+if TYPE_CHECKING:
+    import sqlite_utils
+
+
+def _sqlite_utils() -> ModuleType:
+    """sqlite-utils imports pandas and numpy when they are installed (the exports use them) only to map their scalar
+    types to column types, which the store never hands it: 120 MB and half a second in every process that opens the
+    database, the crawl first. Import it with the two hidden, unless something has imported them already."""
+    hidden = [name for name in ("pandas", "numpy") if name not in sys.modules]
+    sys.modules.update(dict.fromkeys(hidden))  # a None entry makes `import pandas` fail, as if not installed
+    try:
+        return importlib.import_module("sqlite_utils")
+    finally:
+        for name in hidden:
+            if sys.modules.get(name, "") is None:
+                del sys.modules[name]
+
+
+sqlite_utils = _sqlite_utils()
 
 RUN_STATUSES = ("running", "finished", "failed", "abandoned")
 FINDING_KEYS = frozenset(
@@ -227,15 +248,31 @@ class Store:
             "INSERT INTO crawl_runs (night, started_at, status, stats) VALUES (?, ?, 'running', '{}')", [night, _now()]
         ).lastrowid
 
-    def finish_run(self, run_id: int, status: str = "finished", stats: Mapping[str, Any] | None = None) -> None:
+    def finish_run(self, run_id: int, status: str = "finished", stats: Mapping[str, Any] | None = None,
+                   state: Mapping[str, Any] | None = None) -> None:
+        """Close a run. `state` (name → JSON value) replaces those crawl states in the same transaction: a run
+        that dies before it finishes leaves the states of the last run that did."""
         if status not in RUN_STATUSES[1:]:
             raise ValueError(f"a run finishes as one of {RUN_STATUSES[1:]}, not {status!r}")
-        cursor = self.db.execute(
-            "UPDATE crawl_runs SET finished_at = ?, status = ?, stats = ? WHERE run_id = ?",
-            [_now(), status, _json(dict(stats or {})), run_id],
-        )
-        if cursor.rowcount != 1:
-            raise KeyError(f"no crawl run {run_id}")
+        with self._write():
+            cursor = self.db.execute(
+                "UPDATE crawl_runs SET finished_at = ?, status = ?, stats = ? WHERE run_id = ?",
+                [_now(), status, _json(dict(stats or {})), run_id],
+            )
+            if cursor.rowcount != 1:
+                raise KeyError(f"no crawl run {run_id}")
+            for name, value in (state or {}).items():
+                self.db.execute(
+                    "INSERT INTO crawl_state (name, value, run_id, changed_at) VALUES (?, ?, ?, ?)"
+                    " ON CONFLICT (name) DO UPDATE SET value = excluded.value, run_id = excluded.run_id,"
+                    " changed_at = excluded.changed_at WHERE value != excluded.value",
+                    [name, _json(value, sort_keys=True), run_id, _now()],
+                )
+
+    def crawl_state(self, name: str) -> Any:
+        """A crawl state as the last run that finished with it left it; None if none did."""
+        row = self.db.execute("SELECT value FROM crawl_state WHERE name = ?", [name]).fetchone()
+        return json.loads(row[0]) if row else None
 
     def abandon_running_runs(self) -> list[int]:
         """Mark runs still 'running' as abandoned: call when no crawl can be running (their process died)."""
@@ -254,10 +291,12 @@ class Store:
 
     # -------------------------------------------------------------------------------------------- documents
 
-    def save_document(self, data: bytes, content_type: str | None = None) -> str:
+    def save_document(self, data: bytes, content_type: str | None = None, *, sha256: str | None = None) -> str:
         """Keep the bytes (once) and return their sha256. The file is on disk before its row exists, so a row
-        always has its bytes; a crash in between leaves only a file that the next save of it adopts."""
-        sha256 = self.files.put(data)
+        always has its bytes; a crash in between leaves only a file that the next save of it adopts. `sha256`: the
+        bytes were put in the file store already (`files.put` returned it), so they are neither hashed nor written
+        again."""
+        sha256 = sha256 or self.files.put(data)
         self.db.execute(
             "INSERT OR IGNORE INTO documents (sha256, size, content_type, kind, first_seen_at) VALUES (?, ?, ?, ?, ?)",
             [sha256, len(data), content_type, sniff_kind(data, content_type), _now()],

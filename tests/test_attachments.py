@@ -338,28 +338,52 @@ def test_seed_extracts_to_exactly_its_fields(seed: str, ext: str) -> None:
 
 
 @pytest.fixture(scope="module")
-def scanned_002() -> tuple[dict, object]:
+def scanned() -> tuple[dict, object]:
+    """~25 s: OCR of seed 001's scan, the hardest of the five: its template is known only from OCR'd labels (bold
+    headers touching the rules), its tables run over page breaks, its rules are dashed by the scanner."""
     from extract import extract_document
 
-    return expected("002")["fields"], extract_document(data("002.scan.png"), filename="002.scan.png")[0]
+    return expected("001"), extract_document(data("001.scan.png"), filename="001.scan.png")[0]
 
 
-def test_seed_scan_never_gives_a_confident_wrong_number(scanned_002: tuple) -> None:
-    """~15 s: OCR of seed 002's scan. Every cell the OCR is unsure of is null and flagged, never wrong."""
-    want, report = scanned_002
+def test_seed_scan_never_gives_a_confident_wrong_number(scanned: tuple) -> None:
+    """Every cell the OCR is unsure of is null and flagged, never wrong."""
+    want, report = scanned
     got = report.values
-    exact = [k for k in want if got.get(k) == want[k]]
-    assert len(exact) >= 0.85 * len(want)  # measured 90–92 % on 002–004 (bench/attachments.py)
-    for key in set(want) - set(exact):
-        assert got.get(key) is None, f"{key}: OCR gave {got.get(key)}, expected {want[key]}"
+    assert report.template == want["template"]
+    exact = [k for k in want["fields"] if got.get(k) == want["fields"][k]]
+    for key in set(want["fields"]) - set(exact):
+        assert got.get(key) is None, f"{key}: OCR gave {got.get(key)}, expected {want['fields'][key]}"
         assert report.fields.get(key) is None or report.fields[key].note, f"{key} null without a flag"
 
 
-@pytest.mark.xfail(strict=True, reason="issue 7 target not met: OCR reads ~90 % of cells exactly, the bar is 98 %")
-def test_seed_scan_reaches_98_percent_of_cells(scanned_002: tuple) -> None:
-    want, report = scanned_002
-    exact = [k for k in want if report.values.get(k) == want[k]]
-    assert len(exact) >= 0.98 * len(want)
+def test_seed_scan_reaches_98_percent_of_cells(scanned: tuple) -> None:
+    """The issue's bar: ≥ 98 % of cells exact (measured on all five seed scans by bench/attachments.py)."""
+    want, report = scanned
+    exact = [k for k in want["fields"] if report.values.get(k) == want["fields"][k]]
+    assert len(exact) >= 0.98 * len(want["fields"])
+
+
+def test_ocr_snaps_a_misread_label_to_the_template_label_it_nearly_is() -> None:
+    assert ocr.snap_label("2.其他法律行政法规荣止公开") == "2.其他法律行政法规禁止公开"  # one character misread
+    assert ocr.snap_label("本年度止件数") == "本年废止件数"
+    assert ocr.snap_label("规范性广件") == "规范性文件"  # its rival "行政规范性文件" names the same row
+    # Equally near 一、本年新收… and 二、上年结转…: left as read, for the builder to match or not.
+    assert ocr.snap_label("拓收政府信息公开申请数量") == "拓收政府信息公开申请数量"
+    assert ocr.snap_label("人LA ETY一人什鸡") == "人LA ETY一人什鸡"
+
+
+def test_ocr_disputed_digit_is_decided_by_the_pages_own_digits() -> None:
+    """chi_sim reads a clean "0" as "9" and eng's one-word reading fails: the rereadings and the match with the
+    page's confidently read zeros decide; without that match the cell stays unsure."""
+    crop = ocr._Crop(Image.new("L", (1, 1)), None, (0, 0, 1, 1), text="9", confidence=0.67, digits="0", digits_confidence=0.5,
+                     rereadings=["0", "0"])
+    assert ocr._cell_value(crop) == ("", pytest.approx(0.5))  # readings disagree: 9 against 0
+    crop.glyph_match = "0"
+    assert ocr._cell_value(crop) == ("0", pytest.approx(0.9))
+    crop.rereadings = ["", ""]
+    crop.digits = ""
+    assert ocr._cell_value(crop)[0] == ""  # one reading besides the glyph match is not enough
 
 
 def test_pdf_without_text_layer_goes_to_ocr() -> None:

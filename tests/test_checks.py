@@ -519,9 +519,9 @@ def test_finding_json_round_trip() -> None:
 
 
 def test_catalogue_covers_every_rule_with_a_valid_severity() -> None:
-    assert {"not_published", "late", "unreachable", "sections_missing", "tables_missing", "image_only", "H1", "H2",
-            "H3", "H4", "H5", "H6", "X1", "X2", "X3", "copy_of_last_year", "changed_after_publication", "P1", "P2",
-            "P5"} == set(RULES)
+    assert {"not_published", "late", "unreachable", "sections_missing", "tables_missing", "image_only",
+            "unreadable_document", "H1", "H2", "H3", "H4", "H5", "H6", "X1", "X2", "X3", "copy_of_last_year",
+            "changed_after_publication", "P1", "P2", "P5"} == set(RULES)
     assert (RULES["X1"].severity, RULES["X2"].severity, RULES["X3"].severity) == ("error", "warning", "warning")
 
 

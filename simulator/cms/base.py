@@ -303,7 +303,7 @@ class Cms:
 
             def attachment() -> Page:
                 doc = report_document(self.world, report)
-                return Page(attachments.attachment_bytes(doc, form), attachments.CONTENT_TYPES[form],
+                return Page(attachments.attachment_bytes(doc, form, report.damage), attachments.CONTENT_TYPES[form],
                             headers={"Content-Disposition": f'attachment; filename="P0{article.doc_id}.{form}"'})
 
             return {self._attachment_path(article, form): attachment}

@@ -11,7 +11,9 @@ import re
 from dataclasses import dataclass
 from posixpath import dirname
 from urllib.parse import urldefrag, urlsplit
+from weakref import WeakKeyDictionary
 
+from parsel import Selector
 from scrapy import Request
 from scrapy.http import Response, TextResponse
 
@@ -72,10 +74,21 @@ def folder(url: str) -> str:
     return path if path.endswith("/") else dirname(path) + "/"
 
 
+# A page's links, read once: a list page is asked for its entries, its sub-columns and its pager.
+_LINKS: WeakKeyDictionary[TextResponse, list[Link]] = WeakKeyDictionary()
+
+
 def links(response: TextResponse, html: str | None = None) -> list[Link]:
     """Every followable link of a page (or of an HTML fragment of it), absolute and without fragment, with the
     text a reader sees: the link's title attribute when lists truncate the text («…»)."""
-    selector = response.selector if html is None else TextResponse(response.url, body=html.encode(), encoding="utf-8").selector
+    if html is None:
+        if response not in _LINKS:
+            _LINKS[response] = _read_links(response, response.selector)
+        return _LINKS[response]
+    return _read_links(response, TextResponse(response.url, body=html.encode(), encoding="utf-8").selector)
+
+
+def _read_links(response: TextResponse, selector: Selector) -> list[Link]:
     found = []
     for anchor in selector.xpath("//a[@href]"):
         element = anchor.root  # lxml directly: parsel's per-anchor selectors cost more than the rest of a list page

@@ -1,0 +1,99 @@
+"""Attachments end to end: a small simulated world whose units publish reports as PDF, DOCX, DOC and XLS files (and
+tables as pictures), one attachment served broken in each way a file can be (cut short, password-protected, over the
+size limit, a zip bomb), crawled in a subprocess as the nightly job crawls.
+
+Every readable attachment's report is stored with its exact fields; every broken one is a recorded error, a stored
+report with no values, and an `unreadable_document` finding in the morning status report — never `not_published` —
+while the rest of the crawl goes on.
+"""
+
+from __future__ import annotations
+
+import json
+from collections import Counter
+from collections.abc import Iterator
+from dataclasses import dataclass
+from datetime import date
+from typing import Any
+
+import pytest
+from crawl_support import Workspace, attachment_url, published, workspace
+from test_crawl import _check_reports
+
+from nianbao.status import build_status, evaluate, render
+from simulator import RunningWorld, build_world, serve_world
+from simulator.world import ATTACHMENT_DAMAGES, ATTACHMENT_FORMS
+
+PORTALS, SEED = 4, 5
+# What the recorded error says for each damage (the seed's broken files: a cut-off PDF, an encrypted PDF, a 51 MB
+# PDF and a DOCX zip bomb).
+SAYS = {"truncated": "damaged", "encrypted": "encrypted", "oversized": "exceeds", "zip_bomb": "zip bomb"}
+
+
+@dataclass
+class Crawled:
+    running: RunningWorld
+    space: Workspace
+    summary: dict[str, Any]
+    truth: dict[str, Any]
+    damaged: dict[tuple[str, int], str]  # (unit, year) → damage
+
+    @property
+    def today(self) -> date:
+        return date.fromisoformat(self.truth["today"])
+
+
+@pytest.fixture(scope="module")
+def crawled(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Crawled]:
+    """~50 s: a world of 4 portals crawled once."""
+    world = build_world(PORTALS, SEED, unreadable_attachments=True)
+    damaged = {(r.unit.unit_id, r.year): r.damage for u in world.units for r in u.reports.values() if r.damage}
+    with serve_world(world) as running:
+        space = workspace(tmp_path_factory.mktemp("attachments"), running)
+        summary = space.crawl(1)
+        yield Crawled(running, space, summary, running.truth, damaged)
+
+
+def test_every_attachment_report_is_stored_with_its_exact_fields(crawled: Crawled) -> None:
+    assert crawled.summary["finish_reason"] == "finished"
+    readable = Counter(r["form"] for _, r in published(crawled.truth) if "unreadable_attachment" not in r["defects"])
+    assert {form: readable[form] >= 8 for form in ATTACHMENT_FORMS} == dict.fromkeys(ATTACHMENT_FORMS, True), readable
+    assert readable["image_only"] >= 5
+    with crawled.space.open_store() as store:
+        _check_reports(store, crawled.truth)
+        sources = {(r.unit_id, r.year): r.source_url for r in store.latest_reports()}
+    # Read from the files themselves: the article pages around them hold no table.
+    attached = [(u["unit_id"], r["year"], r["form"]) for u, r in published(crawled.truth) if r["form"] in ATTACHMENT_FORMS]
+    assert [key for *key, form in attached if not sources[tuple(key)].endswith(f".{form}")] == []
+
+
+def test_each_broken_attachment_is_a_recorded_error(crawled: Crawled) -> None:
+    assert set(crawled.damaged.values()) == set(ATTACHMENT_DAMAGES)
+    with crawled.space.open_store() as store:
+        errors = [e for e in store.errors_for_run(crawled.summary["run_id"]) if e.kind == "unreadable"]
+        counts = store.run(crawled.summary["run_id"])["stats"]
+    reports = {(u["unit_id"], r["year"]): r for u, r in published(crawled.truth)}
+    expected = {(unit, attachment_url(reports[(unit, year)])): SAYS[damage] for (unit, year), damage in crawled.damaged.items()}
+    assert {(e.unit_id, e.url) for e in errors} == set(expected)
+    for error in errors:
+        assert expected[(error.unit_id, error.url)] in error.message and "\n" not in error.message, error
+    assert counts["unreadable_documents"] == counts["reports_unreadable"] == len(ATTACHMENT_DAMAGES)
+    assert counts.get("extraction_failures", 0) == 0
+
+
+def test_a_unit_whose_report_is_unreadable_shows_as_found_but_unreadable(crawled: Crawled) -> None:
+    with crawled.space.open_store() as store:
+        findings = evaluate(store, as_of=crawled.today)
+        years = sorted({y for _, y in crawled.damaged})
+        status = json.loads(render(build_status(store, findings, as_of=crawled.today, years=years), "json"))
+    unreadable = {(f.unit, f.year): f for f in findings if f.rule == "unreadable_document"}
+    assert set(unreadable) == set(crawled.damaged)
+    assert not {(f.unit, f.year) for f in findings if f.rule in ("not_published", "tables_missing")} & set(crawled.damaged)
+    for key, damage in crawled.damaged.items():
+        assert unreadable[key].severity == "warning" and SAYS[damage] in unreadable[key].message_en
+    listed = [f for f in status["findings"] if f["rule"] == "unreadable_document"]
+    assert len(listed) == len(ATTACHMENT_DAMAGES)
+    assert {(f["section"], f["rule_title_zh"], f["rule_title_en"]) for f in listed} == {
+        ("other", "年报文件无法读取", "report found but unreadable")}
+    assert {f["source_url"] for f in listed} == {
+        attachment_url(r) for u, r in published(crawled.truth) if (u["unit_id"], r["year"]) in crawled.damaged}
