@@ -67,7 +67,7 @@ class Workspace:
 
 
 def _run(script: str) -> subprocess.CompletedProcess[str]:
-    done = subprocess.run([sys.executable, "-c", script], cwd=REPO, capture_output=True, text=True, timeout=600)
+    done = subprocess.run([sys.executable, "-c", script], cwd=REPO, capture_output=True, text=True, timeout=1200)
     assert done.returncode == 0, done.stderr[-3000:]
     return done
 
