@@ -27,6 +27,7 @@ How (crawler/night.py has the keys and the atomic steps):
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import functools
 import logging
 import os
@@ -45,6 +46,7 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 from rich.table import Table
 from scrapy import Request, Spider, signals
 from scrapy.crawler import Crawler, CrawlerProcess
+from scrapy.utils.defer import deferred_from_coro
 from scrapy_redis.dupefilter import RFPDupeFilter
 from scrapy_redis.pipelines import RedisPipeline
 from scrapy_redis.queue import Base
@@ -112,6 +114,8 @@ class HostQueue(Base):
         self.held: set[str] = set()
         self.taken: dict[Request, tuple[str, int]] = {}
         self._claim_after = 0.0
+        self._unreachable_since: float | None = None
+        self._leaving = False
         self.night.renew(self.me, (), self.lease_ms)  # joins the night's workers
         from twisted.internet.task import LoopingCall  # here: importing it installs the reactor CrawlerProcess chose
 
@@ -189,14 +193,21 @@ class HostQueue(Base):
             for host in self.held - busy:
                 if self.night.release(self.me, host) != 0:
                     self.held.discard(host)
-        except redis.RedisError as exc:  # the loop must go on, or the leases lapse
+            self._unreachable_since = None
+        except redis.RedisError as exc:  # the loop goes on: the leases lapse unless renewed
             logger.error("Redis: %s", exc)
+            self._unreachable_since = self._unreachable_since or time.monotonic()
+            if time.monotonic() - self._unreachable_since > self.lease_ms / 1000 and not self._leaving:
+                # The leases have lapsed: the hosts are another worker's now, or the night is gone with Redis.
+                self._leaving = True
+                deferred_from_coro(self.crawler.engine.close_spider_async(reason="redis_unreachable"))
 
     def _closed(self, spider: Spider, reason: str) -> None:
         if self._tending.running:
             self._tending.stop()
         # Leases end now: a host this worker leaves unfinished is taken over at once, its taken requests re-queued.
-        self.night.leave(self.me, self.held)
+        with contextlib.suppress(redis.RedisError):
+            self.night.leave(self.me, self.held)
 
 
 # ------------------------------------------------------------------------------------------------- workers
@@ -501,11 +512,14 @@ def ingest(redis_url: str, units_file: Path, db: Path, store_dir: Path, *, setti
 
 def _wait_for_night(server: redis.Redis, lease: int, console: Console) -> Night:
     me = worker_id()
-    with console.status("等待 waiting for `nianbao ingest` to publish a night…"):
-        while (night := Night.current(server)) is None:
-            alive(server, me, lease)
-            time.sleep(1)
-    alive(server, me, lease)
+    try:
+        with console.status("等待 waiting for `nianbao ingest` to publish a night…"):
+            while (night := Night.current(server)) is None:
+                alive(server, me, lease)
+                time.sleep(1)
+        alive(server, me, lease)
+    except redis.RedisError as exc:
+        raise NightError(f"lost Redis while waiting for a night: {exc}") from None
     return night
 
 

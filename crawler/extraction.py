@@ -1,22 +1,34 @@
 """What the crawl's extraction workers run (crawler/pipelines.py submits it). Apart from the crawl's modules on purpose:
-a worker imports this module and the extractor, not Scrapy, nor the storage and what sqlite-utils pulls in.
+a worker imports this module, the extractor and the storage's ReportRecord, not Scrapy.
 
 A worker reads the document from the file store, where the crawl has put it: the bytes do not travel through a pipe.
+It hands back each report as the rows the store writes (storage.ReportRecord), hashed and serialised here: the crawl's
+one thread, which serves every portal, then only writes them.
 """
 
 from __future__ import annotations
 
+import dataclasses
 from pathlib import Path
 
-from extract import ExtractionError, Report, UnreadableDocument, extract_document
+from extract import ExtractionError, UnreadableDocument, extract_document, read_grid
 from extract.unreadable import unreadable_report
+from storage.store import ReportRecord
 
 
-def extract(path: str, url: str, filename: str | None, content_type: str | None) -> tuple[str, list[Report] | str]:
+def extract(path: str, url: str, filename: str | None, content_type: str | None,
+            page_path: str | None = None) -> tuple[str, list[ReportRecord] | str]:
     """("reports", reports), ("not a report", why), ("unreadable", why) or ("failed", what broke). An extractor bug
-    must cost one document, not the night, and an exception may not survive the trip back between processes."""
+    must cost one document, not the night, and an exception may not survive the trip back between processes.
+
+    `page_path` is the article page an attachment was linked from: a PDF or Word file seldom prints its publication
+    date, the page does, and the checks judge lateness by it."""
     try:
-        return "reports", extract_document(Path(path).read_bytes(), url=url, filename=filename, content_type=content_type)
+        reports = extract_document(Path(path).read_bytes(), url=url, filename=filename, content_type=content_type)
+        if page_path is not None and any(report.published_on is None for report in reports):
+            published_on = _page_date(page_path)
+            reports = [dataclasses.replace(report, published_on=report.published_on or published_on) for report in reports]
+        return "reports", [ReportRecord.of(report) for report in reports]
     except UnreadableDocument as exc:
         return "unreadable", str(exc)
     except ExtractionError as exc:
@@ -25,11 +37,19 @@ def extract(path: str, url: str, filename: str | None, content_type: str | None)
         return "failed", f"{type(exc).__name__}: {exc}"
 
 
-def announced(page_path: str, page_url: str, document_url: str, reason: str, filename: str | None) -> Report | None:
+def _page_date(page_path: str) -> str | None:
+    try:
+        return read_grid(Path(page_path).read_bytes()).published_on
+    except ExtractionError:
+        return None
+
+
+def announced(page_path: str, page_url: str, document_url: str, reason: str, filename: str | None) -> ReportRecord | None:
     """The report an article page announces for its unreadable attachment; None when there is none, or when reading
     the page fails (that must cost one report, not the night)."""
     try:
-        return unreadable_report(Path(page_path).read_bytes(), page_url=page_url, document_url=document_url,
-                                 reason=reason, source=filename)
+        report = unreadable_report(Path(page_path).read_bytes(), page_url=page_url, document_url=document_url,
+                                   reason=reason, source=filename)
+        return None if report is None else ReportRecord.of(report)
     except Exception:
         return None

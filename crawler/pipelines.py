@@ -36,13 +36,16 @@ from scrapy.crawler import Crawler
 from crawler.context import CrawlContext
 from crawler.extraction import announced, extract
 from crawler.items import PAGE, DocumentItem, FetchErrorItem
-from extract import Report
 from spiders.recognize import FIRST_YEAR, rejection
+from storage.store import ReportRecord
 
 logger = logging.getLogger(__name__)
 T = TypeVar("T")
 
-WORKER_NICENESS = 10  # extraction yields the CPU to the crawl's thread, which serves every portal's downloads
+# Extraction takes only the CPU the crawl's thread leaves: that thread serves every portal's downloads, and when it
+# waits for a core the latencies AutoThrottle measures grow, and with them the delays. Reports wait instead (at most
+# NIANBAO_EXTRACT_BACKLOG documents; then the fetching waits for them).
+WORKER_NICENESS = 19
 EXTRACTION_TAIL = "nianbao/extraction_tail_seconds"  # Scrapy stat: how long the last reports took after the fetching
 
 
@@ -131,7 +134,7 @@ class StorePipeline:
         reports are stored."""
         *attachments, article = kept
         try:
-            stored = [await self._document(context, attachment) for attachment in attachments]
+            stored = [await self._document(context, attachment, page=article) for attachment in attachments]
             if all(s.assigned for s in stored):
                 # An article whose report is only in attachments that cannot be read still announces the report.
                 unreadable = [(a, s) for a, s in zip(attachments, stored, strict=True) if s.unreadable]
@@ -140,17 +143,19 @@ class StorePipeline:
         except Exception:  # a storage failure costs these documents tonight, not the crawl: their URLs are not recorded
             logger.exception("storing the reports of %s failed", article.item.url)
 
-    async def _document(self, context: CrawlContext, kept: Kept, unreadable: tuple[Kept, Stored] | None = None) -> Stored:
+    async def _document(self, context: CrawlContext, kept: Kept, unreadable: tuple[Kept, Stored] | None = None,
+                        page: Kept | None = None) -> Stored:
         """Store one document's reports (and, when it holds none, the report an unreadable attachment of it was),
-        then its URL state. Not `assigned` when it holds a report of a unit not on the list: fetched again (its URL
-        state left alone) until the list knows the unit."""
+        then its URL state; an attachment's reports take their publication date from its `page` when they print none.
+        Not `assigned` when it holds a report of a unit not on the list: fetched again (its URL state left alone) until
+        the list knows the unit."""
         item = kept.item
         stored = Stored(kept.sha256)
         if item.kind != PAGE:
             if kept.unchanged:
                 context.counts["documents_unchanged"] += 1
             else:
-                stored = await self._reports(context, kept)
+                stored = await self._reports(context, kept, page)
                 if not stored.assigned:
                     return stored
                 if unreadable is not None and not stored.reports:
@@ -159,9 +164,10 @@ class StorePipeline:
         context.counts["documents_stored"] += 1
         return stored
 
-    async def _reports(self, context: CrawlContext, kept: Kept) -> Stored:
+    async def _reports(self, context: CrawlContext, kept: Kept, page: Kept | None) -> Stored:
         item = kept.item
-        outcome, result = await self._in_worker(extract, kept.path, item.final_url, item.filename, item.content_type)
+        outcome, result = await self._in_worker(extract, kept.path, item.final_url, item.filename, item.content_type,
+                                                page.path if page else None)
         stored = Stored(kept.sha256)
         if outcome != "reports":
             context.counts[_OUTCOME_COUNTS[outcome]] += 1
@@ -218,7 +224,7 @@ _OUTCOME_COUNTS = {"not a report": "not_reports", "unreadable": "unreadable_docu
 _OUTCOME_LEVELS = {"not a report": logging.DEBUG, "unreadable": logging.WARNING, "failed": logging.ERROR}
 
 
-def _rejected(report: Report) -> str | None:
+def _rejected(report: ReportRecord) -> str | None:
     """Why an extracted report is not kept: it has no year, is older than the format, or is a look-alike."""
     if report.year is None:
         return "no year"

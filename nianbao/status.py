@@ -308,8 +308,9 @@ def http_url(url: str | None) -> str | None:
 _SEVERITY_STYLE = {"error": "bold red", "warning": "yellow", "info": "cyan"}
 
 
-def print_table(console: Console, report: StatusReport) -> None:
-    """The report as rich tables; every report text goes in as `Text`, so no markup in it is interpreted."""
+def print_table(console: Console, report: StatusReport, *, rows_per_section: int | None = None) -> None:
+    """The report as rich tables; every report text goes in as `Text`, so no markup in it is interpreted.
+    With `rows_per_section`, each section shows its first rows and says how many more the full report has."""
     console.print(Text(f"{report.title}  年度 years {_years_text(report.years)}", style="bold"))
     counts = Table(show_header=True, title="概况 summary", title_justify="left")
     counts.add_column("指标 metric")
@@ -323,7 +324,8 @@ def print_table(console: Console, report: StatusReport) -> None:
         table = Table(title=f"{zh} {en} · {len(entries)}", title_justify="left", show_lines=True)
         for column in ("状态 status", "规则 rule", "单位 unit", "年度 year", "说明 message", "链接 link"):
             table.add_column(column, overflow="fold")
-        for e in entries:
+        shown = entries if rows_per_section is None else entries[:rows_per_section]
+        for e in shown:
             f = e.finding
             rule = Text(f.rule, style=_SEVERITY_STYLE[f.severity])
             rule.append(f"\n{RULES[f.rule].title_zh}", style="")
@@ -334,6 +336,8 @@ def print_table(console: Console, report: StatusReport) -> None:
             table.add_row(Text(STATUS_LABELS[e.status]), rule, unit, Text(str(f.year or "")), message, Text(f.source_url or ""))
         if not entries:
             table.add_row("", "", Text("无 none", style="green"), "", "", "")
+        if len(shown) < len(entries):
+            table.caption = f"…另有 {len(entries) - len(shown)} 条 and {len(entries) - len(shown)} more in the full report"
         console.print(table)
 
 

@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import random
+from dataclasses import replace
 from datetime import date, timedelta
+from itertools import accumulate
 
 from registry.units import COUNTY_DEPARTMENT, COUNTY_GOVERNMENT, TOWNSHIP
 from simulator.attachments import plan_damaged_attachments
@@ -24,7 +26,7 @@ from simulator.world import (
     rng_for,
 )
 
-_FORM_WEIGHTS = (40, 28, 10, 4, 7, 5, 3, 3)
+_FORM_WEIGHTS = tuple(accumulate((40, 28, 10, 4, 7, 5, 3, 3)))  # cumulative
 # Defects of a report's content: a report carries at most one (chance per published report).
 _CONTENT_DEFECTS = {
     "h1_broken": 0.02,
@@ -63,7 +65,24 @@ def _host(index: int) -> str:
     return f"127.0.{1 + index // 250}.{1 + index % 250}"
 
 
-def _county_units(rng: random.Random, county: County) -> list[SimUnit]:
+def _twins(seed: int, count: int) -> list[County]:
+    """Counties past the real ones, for scale worlds: real counties again under division codes no real county has (a
+    twin keeps its name and its townships' names; its codes, and so its units' ids, are its own)."""
+    every = counties()
+    taken = {county.code6 for county in every}
+    twins = []
+    for original in rng_for(seed, "twins").choices(every, k=count):
+        code6 = next((code for number in range(99, 0, -1) if (code := f"{original.code6[:4]}{number:02d}") not in taken),
+                     None)
+        if code6 is None:
+            raise ValueError(f"too many portals: no division code is left for another twin of {original.name}")
+        taken.add(code6)
+        townships = tuple(Township(t.name, code6 + t.division_code[6:]) for t in original.townships)
+        twins.append(replace(original, code6=code6, townships=townships))
+    return twins
+
+
+def _county_units(rng: random.Random, county: County, most_townships: int | None) -> list[SimUnit]:
     gov = SimUnit(
         county.division_code,
         f"{county.name}人民政府",
@@ -85,8 +104,8 @@ def _county_units(rng: random.Random, county: County) -> list[SimUnit]:
             )
         )
     townships: list[Township] = list(county.townships)
-    if len(townships) > MAX_TOWNSHIPS:
-        townships = sorted(rng.sample(townships, MAX_TOWNSHIPS), key=county.townships.index)
+    if most_townships is not None and len(townships) > most_townships:
+        townships = sorted(rng.sample(townships, most_townships), key=county.townships.index)
     for town in townships:
         name = town.name if town.kind == "街道" else f"{town.name}人民政府"
         aliases = (town.short_name, f"{county.name}{name}", f"{town.short_name}政府")
@@ -95,22 +114,26 @@ def _county_units(rng: random.Random, county: County) -> list[SimUnit]:
     return units
 
 
+# Title forms seen on real portals (portal_patterns.md §1), with their weights made cumulative once: a world of 1,000
+# portals draws 125,000 titles. (random.choices draws the same from cum_weights as from the weights they add up.)
+_TITLES = (
+    "{name}{year}年政府信息公开工作年度报告",
+    "{name}{year}年政府信息公开年度报告",
+    "{name}{year}年度政府信息公开工作年度报告",
+    "{name}关于{year}年政府信息公开工作年度报告",
+    "{short}{year}年政府信息公开工作年度报告",
+    "{year}年政府信息公开年度工作报告",
+    "{name}政府信息公开工作年度报告",
+    "{name}\n{year}年政府信息公开工作年度报告",
+)
+_TITLE_WEIGHTS = tuple(accumulate((50, 12, 6, 4, 8, 3, 2, 4)))
+_CHARSET_HEADERS = (("right", "missing", "wrong"), tuple(accumulate((80, 12, 8))))
+_META_CHARSETS = (("right", "missing", "wrong"), tuple(accumulate((85, 10, 5))))
+
+
 def _title(rng: random.Random, unit: SimUnit, year: int) -> str:
-    """Title forms seen on real portals (portal_patterns.md §1)."""
-    name = unit.name
-    return rng.choices(
-        (
-            f"{name}{year}年政府信息公开工作年度报告",
-            f"{name}{year}年政府信息公开年度报告",
-            f"{name}{year}年度政府信息公开工作年度报告",
-            f"{name}关于{year}年政府信息公开工作年度报告",
-            f"{unit.short_name}{year}年政府信息公开工作年度报告",
-            f"{year}年政府信息公开年度工作报告",
-            f"{name}政府信息公开工作年度报告",
-            f"{name}\n{year}年政府信息公开工作年度报告",
-        ),
-        (50, 12, 6, 4, 8, 3, 2, 4),
-    )[0]
+    form = rng.choices(_TITLES, cum_weights=_TITLE_WEIGHTS)[0]
+    return form.format(name=unit.name, short=unit.short_name, year=year)
 
 
 def _publication_day(rng: random.Random, unit: SimUnit, year: int, late: bool) -> date:
@@ -128,7 +151,7 @@ def _plan_reports(rng: random.Random, unit: SimUnit, portal_encoding: str) -> No
         unpublished = never or rng.random() < 0.05
         late = not unpublished and rng.random() < 0.12
         published_on = None if unpublished else _publication_day(rng, unit, year, late)
-        form = rng.choices(FORMS, _FORM_WEIGHTS)[0]
+        form = rng.choices(FORMS, cum_weights=_FORM_WEIGHTS)[0]
         report = AnnualReport(
             unit=unit,
             year=year,
@@ -136,8 +159,8 @@ def _plan_reports(rng: random.Random, unit: SimUnit, portal_encoding: str) -> No
             published_on=published_on,
             form=form,
             encoding=portal_encoding if rng.random() < 0.9 else ("gbk" if portal_encoding == "utf-8" else "utf-8"),
-            charset_header=rng.choices(("right", "missing", "wrong"), (80, 12, 8))[0],
-            meta_charset=rng.choices(("right", "missing", "wrong"), (85, 10, 5))[0],
+            charset_header=rng.choices(_CHARSET_HEADERS[0], cum_weights=_CHARSET_HEADERS[1])[0],
+            meta_charset=rng.choices(_META_CHARSETS[0], cum_weights=_META_CHARSETS[1])[0],
             text_style=rng.choice(("tabs", "cell_per_line", "pipes")),
             title=_title(rng, unit, year),
             defects=["unpublished"] if unpublished else (["late"] if late else []),
@@ -232,25 +255,29 @@ def _ensure_every_kind(rng: random.Random, world: World) -> None:
             r.reposted_on = r.edited_on = None
 
 
-def build_world(portals: int, seed: int, *, fault_matrix: bool = False, unreadable_attachments: bool = False) -> World:
+def build_world(portals: int, seed: int, *, fault_matrix: bool = False, unreadable_attachments: bool = False,
+                townships: int | None = MAX_TOWNSHIPS, latency: float = 0.0) -> World:
     """A world of `portals` county portals; the same seed gives the same world. With `fault_matrix`, a fifth of the
     portals carry every fault that fails for good (simulator/faults.py) and the others none. With
-    `unreadable_attachments`, one report's attachment is served broken in each way of world.ATTACHMENT_DAMAGES."""
+    `unreadable_attachments`, one report's attachment is served broken in each way of world.ATTACHMENT_DAMAGES.
+
+    For scale worlds: `townships` is the most a county publishes for (None: all of them, 15 on average), portals past
+    the real counties in simulator/divisions.txt are twins of them (`_twins`), and with a `latency` every portal
+    answers a request after 0.5 to 1.5 times that many seconds, as a distant county server does."""
     every = counties()
-    if not 1 <= portals <= len(every):
-        raise ValueError(f"portals must be between 1 and {len(every)} (the counties in simulator/divisions.txt)")
+    if portals < 1:
+        raise ValueError("a world has at least one portal")
     rng = rng_for(seed, "world")
-    chosen = rng.sample(range(len(every)), portals)
+    chosen = [every[i] for i in rng.sample(range(len(every)), min(portals, len(every)))] + _twins(seed, portals - len(every))
     families = [CMS_FAMILIES[i % len(CMS_FAMILIES)] for i in range(portals)]
     layouts = [LAYOUTS[i % len(LAYOUTS)] for i in range(portals)]
     rng.shuffle(families)
     rng.shuffle(layouts)
     built = []
-    for index, county_index in enumerate(chosen):
-        county = every[county_index]
+    for index, county in enumerate(chosen):
         prng = rng_for(seed, "portal", index)
         encoding = "gbk" if prng.random() < 0.25 else "utf-8"
-        units = _county_units(prng, county)
+        units = _county_units(prng, county, townships)
         if prng.random() < 0.2:  # some provinces set townships' deadline later than Jan 31 (怀化: 02-20)
             for unit in units:
                 if unit.level == TOWNSHIP:
@@ -258,7 +285,8 @@ def build_world(portals: int, seed: int, *, fault_matrix: bool = False, unreadab
         for unit in units:
             unit.column_url_known = prng.random() < 0.6
             _plan_reports(rng_for(seed, "reports", unit.unit_id), unit, encoding)
-        built.append(Portal(index, _host(index), county, families[index], layouts[index], units, encoding))
+        built.append(Portal(index, _host(index), county, families[index], layouts[index], units, encoding,
+                            latency=round(latency * rng_for(seed, "latency", index).uniform(0.5, 1.5), 3)))
     world = World(seed, built)
     _ensure_every_kind(rng, world)
     if unreadable_attachments:

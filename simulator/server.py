@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import gzip
+import hashlib
 import ipaddress
 import resource
 import socket
@@ -47,6 +48,7 @@ class HostStats:
     max_in_flight: int = 0
     min_gap: float | None = None
     disallowed_requests: int = 0  # requests for paths robots.txt disallows
+    busy_seconds: float = 0.0  # spent answering (latency, rendering, faults): a crawl polite to it waits this too
     statuses: Counter[int] = field(default_factory=Counter)
     last_arrival: float | None = None
 
@@ -171,6 +173,10 @@ class WorldServer:
         if route is None:
             return None
         page = route()
+        if page.status == 200:
+            # A CMS publishes these as static files, which the web server validates (nginx and IIS send an ETag); its
+            # dynamic answers (search, JSON and XML data) come without one.
+            page.headers["ETag"] = f'"{hashlib.blake2b(page.body, digest_size=8).hexdigest()}"'
         self._remember(key, version, page)
         return page
 
@@ -205,12 +211,15 @@ class WorldServer:
             response = await self._respond(portal, request)
         finally:
             stats.in_flight -= 1
+            stats.busy_seconds += time.monotonic() - now
         stats.statuses[response.status] += 1
         if isinstance(response, web.Response) and response.body is not None:
             stats.bytes_sent += len(response.body)  # type: ignore[arg-type]
         return response
 
     async def _respond(self, portal: Portal, request: web.BaseRequest) -> web.StreamResponse:
+        if portal.latency:
+            await asyncio.sleep(portal.latency)
         form: dict[str, str] = {}
         if request.method == "POST" and request.can_read_body:
             form = dict(parse_qsl((await request.read()).decode("utf-8", "replace")))
@@ -231,6 +240,9 @@ class WorldServer:
             damaged = await self._damage(fault, portal, request, page)
             if damaged is not None:
                 return damaged
+        etag = page.headers.get("ETag")
+        if etag is not None and request.method == "GET" and etag in request.headers.get("If-None-Match", ""):
+            return web.Response(status=304, headers={"ETag": etag, "Server": _SERVER_NAMES[portal.cms]})
         return self._plain(portal, page)
 
     async def _fault_before(self, fault: Fault, within: bool, request: web.BaseRequest) -> web.StreamResponse | None:

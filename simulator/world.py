@@ -196,6 +196,7 @@ class Portal:
     encoding: str
     faults: list[Fault] = field(default_factory=list)
     page_size: int = 20  # list entries a page shows
+    latency: float = 0.0  # seconds the server takes before each answer
     site: Site = field(init=False)
 
     @property

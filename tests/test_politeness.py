@@ -20,9 +20,10 @@ from simulator import RunningWorld, build_world, serve_world
 from simulator.server import HostStats
 
 DELAY = 0.3
-# On top of crawl_support.FAST. Its 3 s timeout would give up on pages a loaded test machine serves slowly while
-# the simulator still answers them (a second connection when the retry comes); 10 s still cuts a 30 s stall short.
-POLITE = {"DOWNLOAD_DELAY": DELAY, "AUTOTHROTTLE_ENABLED": True, "AUTOTHROTTLE_START_DELAY": DELAY, "DOWNLOAD_TIMEOUT": 10}
+# On top of crawl_support.FAST. Its 3 s timeout would give up on pages a loaded test machine serves slowly (the
+# simulator renders each PDF as it is asked for it): a page given up tonight is rightly fetched whole again tomorrow,
+# which is not what the second night measures. 20 s still cuts the world's one 30 s stall short.
+POLITE = {"DOWNLOAD_DELAY": DELAY, "AUTOTHROTTLE_ENABLED": True, "AUTOTHROTTLE_START_DELAY": DELAY, "DOWNLOAD_TIMEOUT": 20}
 
 
 @pytest.fixture(scope="module")
@@ -67,6 +68,7 @@ def test_robots_txt_disallowed_paths_are_never_requested(world: RunningWorld,
 
 def test_the_second_night_is_cheap(nights: tuple[dict[str, HostStats], ...]) -> None:
     first, second = nights
+    # What night 2 asks for: robots.txt, home pages, list pages (304s), the failing URLs again.
     requests = sum(s.requests for s in second.values()) / sum(s.requests for s in first.values())
     sent = sum(s.bytes_sent for s in second.values()) / sum(s.bytes_sent for s in first.values())
     assert requests <= 0.10 and sent <= 0.05, (requests, sent)

@@ -492,3 +492,19 @@ def test_a_night_passing_publishes_and_edits(fresh_running_world: RunningWorld) 
     assert entry["edited_on"] == edited.edited_on.isoformat() if edited.edited_on else False
     assert appearing.year in {r["year"] for u in after_truth["units"] if u["unit_id"] == appearing.unit.unit_id
                               for r in u["reports"] if r["published"]}
+
+
+def test_static_pages_carry_an_etag_and_answer_a_matching_one_with_304(fresh_running_world: RunningWorld) -> None:
+    running = fresh_running_world
+    host = running.hosts[0]
+    home = running.base_url(host) + "/"
+    with urllib.request.urlopen(home, timeout=TIMEOUT) as response:
+        etag, body = response.headers["ETag"], response.read()
+    assert re.fullmatch(r'"[0-9a-f]{16}"', etag)
+    with pytest.raises(urllib.error.HTTPError) as not_modified:
+        urllib.request.urlopen(urllib.request.Request(home, headers={"If-None-Match": etag}), timeout=TIMEOUT)
+    assert not_modified.value.code == 304 and not_modified.value.read() == b""
+    stale = urllib.request.Request(home, headers={"If-None-Match": '"0123456789abcdef"'})
+    with urllib.request.urlopen(stale, timeout=TIMEOUT) as response:
+        assert response.status == 200 and response.read() == body
+    assert running.stats()[host].statuses == {200: 2, 304: 1}

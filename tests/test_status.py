@@ -297,6 +297,19 @@ def test_terminal_table_shows_report_text_as_text(db: Store) -> None:
         assert label in text
 
 
+def test_terminal_table_can_show_the_first_rows_of_each_section(db: Store) -> None:
+    findings = evaluate(db, as_of=AS_OF, years=[2020])
+    console = Console(file=io.StringIO(), width=200, color_system=None)
+    print_table(console, build_status(db, findings, as_of=AS_OF, years=[2020]), rows_per_section=1)
+    text = console.file.getvalue()  # type: ignore[attr-defined]
+    # Not published: the county government (first by division code), then 长岗乡 and 金殿镇, which are left out.
+    assert "未发布年报 not published · 3" in text
+    assert "兴国县人民政府" in text and "长岗乡人民政府" not in text and "金殿镇人民政府" not in text
+    assert "…另有 2 条 and 2 more in the full report" in text
+    assert "数据不一致 inconsistent numbers · 2" in text and "…另有 1 条 and 1 more in the full report" in text  # H1 twice
+    assert text.count("more in the full report") == 2  # the other sections have one row or none
+
+
 # ---------------------------------------------------------------------------------------------- HTML in a browser
 
 XSS_NAME = '长岗乡<script>document.title="pwned";document.body.append(Object.assign(document.createElement("p"),{id:"xss"}))</script>'

@@ -468,3 +468,28 @@ def test_writer_killed_before_its_file_is_on_disk_leaves_no_hash_name(tmp_path: 
     assert files.put(b"report bytes" * 1000) == sha
     assert files.sweep_temp_files(min_age_seconds=0) == 1
     assert files_in(tmp_path / "files") == [f"{sha[:2]}/{sha[2:4]}/{sha}"]
+
+
+def test_crawl_state_is_what_the_last_finished_run_left(store: Store) -> None:
+    columns = {"127.0.1.1:8080": {"http://127.0.1.1:8080/zfxxgknb/": None, "http://127.0.1.1:8080/x100/nb/": "321322100000"}}
+    assert store.crawl_state("columns") is None
+    first = store.start_run("2024-02-01")
+    store.finish_run(first, "finished", {"requests": 10}, {"columns": columns})
+    assert store.crawl_state("columns") == columns
+    kept = store.db.execute("SELECT * FROM crawl_state").fetchall()
+    second = store.start_run("2024-02-02")
+    store.finish_run(second, "finished", {}, {"columns": json.loads(json.dumps(columns))})
+    assert store.db.execute("SELECT * FROM crawl_state").fetchall() == kept  # the same state changes no row
+    with pytest.raises(KeyError):
+        store.finish_run(999, "finished", {}, {"columns": {}})
+    assert store.crawl_state("columns") == columns  # a finish that failed wrote no state
+    assert store.run(second)["status"] == "finished"
+
+
+def test_a_document_already_in_the_file_store_is_not_written_again(store: Store) -> None:
+    data = b"%PDF-1.7 report"
+    sha = store.files.put(data)
+    written = store.files.path(sha).stat().st_mtime_ns
+    assert store.save_document(data, "application/octet-stream", sha256=sha) == sha
+    assert store.files.path(sha).stat().st_mtime_ns == written
+    assert store.db.execute("SELECT size, kind FROM documents WHERE sha256 = ?", [sha]).fetchone() == (len(data), "pdf")
