@@ -40,7 +40,7 @@ def read_grid(
         return read_html(data, deadline)
     if kind == "text":
         if len(data) > MAX_PAGE_BYTES:
-            raise ExtractionError(f"text document of {len(data):,} bytes exceeds the {MAX_PAGE_BYTES:,}-byte limit")
+            raise UnreadableDocument(f"text document of {len(data):,} bytes exceeds the {MAX_PAGE_BYTES:,}-byte limit")
         return read_text(decode_text(data), deadline)
     if kind == "unknown":
         raise ExtractionError("binary data, not a report document")

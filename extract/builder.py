@@ -44,6 +44,7 @@ _UNIT_SUFFIX_NOISE = re.compile(r"^(?:关于|【[^】]*】)")
 APPEAL_KEYS = tuple(f"{g.key}.{c}" for g in APPEAL_GROUPS for c, _ in APPEAL_COLUMNS)
 _GROUPS = tuple((g.key, g.label) for g in REQUEST_GROUPS)
 _BLANK, _VALUE, _LABEL = range(3)
+_CHECK_EVERY = 256  # rows or texts between deadline checks: a distinct label takes up to ~1 ms to match
 
 
 @memoized
@@ -59,8 +60,15 @@ def _cell_kind(text: str) -> tuple[int, str | None]:
     return kind, table_region(text)
 
 
-def _is_blank(cell: Cell) -> bool:
-    return _cell_kind(cell.text)[0] == _BLANK
+class _Kinds(dict[str, tuple[int, str | None]]):
+    """_cell_kind of each distinct cell text of one document, looked up at dict speed after the first time."""
+
+    def __missing__(self, text: str) -> tuple[int, str | None]:
+        kind = self[text] = _cell_kind(text)
+        return kind
+
+    def blank(self, cell: Cell) -> bool:
+        return self[cell.text][0] == _BLANK
 
 
 @dataclass
@@ -73,14 +81,14 @@ class _Row:
     regions: set[str | None]  # the table regions its cells open
 
     @classmethod
-    def of(cls, cells: list[Cell]) -> _Row:
+    def of(cls, cells: list[Cell], kinds: _Kinds) -> _Row:
         distinct = [c for c in cells if c.span_of is None or c.span_of[0] != c.row]
-        kinds = [_cell_kind(c.text) for c in distinct]
+        found = [kinds[c.text] for c in distinct]
         last_label = -1
-        for i, (kind, _) in enumerate(kinds):
+        for i, (kind, _) in enumerate(found):
             if kind == _LABEL:
                 last_label = i
-        return cls(distinct[: last_label + 1], distinct[last_label + 1 :], {region for _, region in kinds})
+        return cls(distinct[: last_label + 1], distinct[last_label + 1 :], {region for _, region in found})
 
 
 @dataclass
@@ -92,24 +100,25 @@ class _Values:
     unplaced: bool = False  # a flattened row with too few values to know which columns they belong to
 
 
-def align(values: list[Cell], expected: int, exact: bool) -> _Values:
+def align(values: list[Cell], expected: int, exact: bool, kinds: _Kinds) -> _Values:
     """Fit a row's value cells onto `expected` columns.
 
     Exact grids (HTML, one cell per line) keep blank cells, which are real; flattened rows (tabs,
     pipes) lose and add empty cells at their edges when labels were merged, so those go first.
     """
+    blank = kinds.blank
     start, end = 0, len(values)  # trimmed by moving the ends: popping from the front is quadratic on long rows
     if not exact:
-        while end > start and _is_blank(values[end - 1]):
+        while end > start and blank(values[end - 1]):
             end -= 1
-        while end > start and _is_blank(values[start]):
+        while end > start and blank(values[start]):
             start += 1
-    while end - start > expected and _is_blank(values[end - 1]):
+    while end - start > expected and blank(values[end - 1]):
         end -= 1
-    while end - start > expected and _is_blank(values[start]):
+    while end - start > expected and blank(values[start]):
         start += 1
     cells = values[max(start, end - expected) : end]
-    if len(cells) == expected - 1 and expected == len(REQUEST_COLUMNS) and not any(_is_blank(c) for c in cells):
+    if len(cells) == expected - 1 and expected == len(REQUEST_COLUMNS) and not any(map(blank, cells)):
         return _Values([*cells, None], short_by_one=True)
     if not exact and len(cells) < expected:
         # Blank cells vanished with the merged ones: placing the rest from the left would be a guess.
@@ -127,16 +136,19 @@ class _Builder:
     found_requests: set[str] = field(default_factory=set)
     found_appeals: bool = False
     full_request_rows: dict[int, bool] = field(default_factory=dict)  # per table: does any row print all 7?
+    kinds: _Kinds = field(default_factory=_Kinds)
 
     # ------------------------------------------------------------------ tables
 
-    def detect_template(self) -> str | None:
+    def detect_template(self, deadline: Deadline) -> str | None:
         texts = Counter(c.text for table in self.grid.tables for row in table.rows for c in row if c.span_of is None)
         # header rows flattened into one line of prose
         lines = Counter(b.text for b in self.grid.blocks if isinstance(b, Paragraph) and len(b.text) < 80)
         totals = [0] * len(TEMPLATE_SIGNATURE_COLUMNS)
         for counted, votes_of in ((texts, _cell_votes), (lines, _line_votes)):
-            for text, times in counted.items():
+            for n, (text, times) in enumerate(counted.items()):
+                if not n % _CHECK_EVERY:
+                    deadline.check(f"telling the template, text {n}")
                 for i, vote in enumerate(votes_of(text)):
                     totals[i] += times * vote
         votes = dict(zip(TEMPLATE_SIGNATURE_COLUMNS, totals, strict=True))
@@ -164,9 +176,10 @@ class _Builder:
                 if _region_of(opened, None) == "appeals":
                     appeal_values = []
                 continue
-            deadline.check(f"matching table {block.index}")
-            for cells in block.rows:
-                row = _Row.of(cells)
+            for n, cells in enumerate(block.rows):
+                if not n % _CHECK_EVERY:  # a table of 100,000 distinct labels takes minutes to match
+                    deadline.check(f"matching table {block.index} row {n}")
+                row = _Row.of(cells, self.kinds)
                 switched = _region_of(row.regions, region)
                 if switched:
                     if switched == "appeals" and region != "appeals":
@@ -179,7 +192,7 @@ class _Builder:
                 leaf_cell = labels[-1] if labels else None
                 # A row with nothing but blanks after its label must name a row outright; a keyword is
                 # not enough (header rows such as "信息内容 | 本年收费金额" end in padding cells).
-                blank_row = all(_is_blank(c) for c in values)
+                blank_row = all(map(self.kinds.blank, values))
                 if blank_row and leaf_cell is not None and not _names_a_row(leaf_cell.text, template):
                     continue
                 if region in (None, "active") and leaf_cell is not None:
@@ -218,7 +231,7 @@ class _Builder:
 
     def active_row(self, row_key: str, values: list[Cell], table: Table) -> None:
         spec = next(t for t in active_tables(self.template) if any(r.key == row_key for r in t.rows))
-        aligned = align(values, len(spec.columns), table.exact_columns)
+        aligned = align(values, len(spec.columns), table.exact_columns, self.kinds)
         self.unplaced(f"active.{row_key}", values, aligned)
         for col, cell in zip(spec.columns, aligned.cells, strict=True):
             self.put(f"active.{row_key}.{col.key}", cell)
@@ -226,11 +239,11 @@ class _Builder:
 
     def unplaced(self, prefix: str, values: list[Cell], aligned: _Values) -> None:
         if aligned.unplaced:
-            printed = " ".join(c.text.strip() for c in values if not _is_blank(c))
+            printed = " ".join(c.text.strip() for c in values if not self.kinds.blank(c))
             self.warnings.append(f"{prefix}: values {printed} cannot be placed in their columns; left null")
 
     def request_row(self, row_key: str, label: Cell, values: list[Cell], table: Table) -> None:
-        aligned = align(values, len(REQUEST_COLUMNS), table.exact_columns)
+        aligned = align(values, len(REQUEST_COLUMNS), table.exact_columns, self.kinds)
         prefix = f"requests.{row_key}"
         self.unplaced(prefix, values, aligned)
         if self.padded_short_row(aligned, table):
@@ -246,14 +259,15 @@ class _Builder:
         """A 6-number row that a converter padded with an empty cell at its end (LibreOffice, PDF):
         six printed numbers and a blank 总计, in a table whose other rows print all seven."""
         cells = aligned.cells
-        if aligned.short_by_one or cells[-1] is None or not _is_blank(cells[-1]):
+        kinds = self.kinds
+        if aligned.short_by_one or cells[-1] is None or not kinds.blank(cells[-1]):
             return False
-        if not all(c is not None and not _is_blank(c) for c in cells[:-1]):
+        if not all(c is not None and not kinds.blank(c) for c in cells[:-1]):
             return False
         if table.index not in self.full_request_rows:
             self.full_request_rows[table.index] = any(
-                len(vals) >= 7 and all(_cell_kind(c.text)[0] == _VALUE for c in vals[-7:])
-                for vals in (_Row.of(r).values for r in table.rows)
+                len(vals) >= 7 and all(kinds[c.text][0] == _VALUE for c in vals[-7:])
+                for vals in (_Row.of(r, kinds).values for r in table.rows)
             )
         return self.full_request_rows[table.index]
 
@@ -288,7 +302,7 @@ class _Builder:
     def appeal_cells(self, values: list[Cell], table: Table) -> list[Cell]:
         if table.exact_columns:
             return values
-        return [c for c in align(values, len(values), exact=False).cells if c is not None]
+        return [c for c in align(values, len(values), False, self.kinds).cells if c is not None]
 
     def appeals(self, cells: list[Cell]) -> None:
         for key, cell in zip(APPEAL_KEYS, cells, strict=True):
@@ -535,8 +549,9 @@ def build_report(grid: Grid, *, url: str | None = None, source: str | None = Non
     present, prose, leading, images = _sections(grid)
     title = _title(grid, leading)
     all_text = "\n".join(b.text for b in grid.blocks if isinstance(b, Paragraph))
+    deadline = deadline or Deadline()
     builder = _Builder(grid)
-    builder.template = builder.detect_template()
+    builder.template = builder.detect_template(deadline)
     report = Report(
         unit=_unit(title, grid.publisher),
         year=_year(title, all_text, url or grid.source_url, grid.published_on),
@@ -551,7 +566,7 @@ def build_report(grid: Grid, *, url: str | None = None, source: str | None = Non
     if builder.template is None:
         report.missing_tables = ["二", "三", "四"]
     else:
-        builder.read_tables(deadline or Deadline())
+        builder.read_tables(deadline)
         builder.sum_other_subrows()
         report.missing_tables, report.missing_rows = builder.missing_tables()
         for key in template_keys(builder.template):

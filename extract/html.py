@@ -14,7 +14,7 @@ import re
 import lxml.etree
 
 from extract.limits import MAX_CELLS, MAX_HTML_DEPTH, MAX_HTML_TAGS, MAX_PAGE_BYTES, MAX_SPAN, Deadline
-from extract.model import Block, Cell, ExtractionError, Grid, Paragraph, Table
+from extract.model import Block, Cell, ExtractionError, Grid, Paragraph, Table, UnreadableDocument
 from extract.text import printable, tabulate
 
 _SKIP = {"script", "style", "noscript", "head", "select", "textarea", "template", "iframe", "object", "svg"}
@@ -35,6 +35,9 @@ _DATE_METAS = ("pubdate", "publishdate", "firstpublishedtime", "article:publishe
 _ROWS = lxml.etree.XPath("./tr | ./thead/tr | ./tbody/tr | ./tfoot/tr")
 _OWN_CELLS = lxml.etree.XPath("(.//td | .//th)[count(ancestor::table[1] | $table) = 1]")
 _HAS_TWO_CELLS = lxml.etree.XPath("boolean((.//td | .//th)[2])")
+# Character references to control characters (&#27;, &#x1b;) would bring back what printable() dropped (&#0; is
+# read as U+FFFD, as browsers do).
+_SMALL_REFERENCE = re.compile(rb"&#(?:0*(\d{1,3})(?!\d)|[xX]0*([0-9a-fA-F]{1,2})(?![0-9a-fA-F]));?")
 
 
 def decode_html(data: bytes) -> str:
@@ -76,10 +79,16 @@ def iso_date(text: str) -> str | None:
     return f"{year:04d}-{month:02d}-{day:02d}"
 
 
+def _printable_reference(match: re.Match[bytes]) -> bytes:
+    decimal, hexadecimal = match.groups()
+    code = int(decimal) if decimal is not None else int(hexadecimal, 16)
+    return printable(bytes([code])) if 0 < code < 0x20 or code == 0x7F else match[0]
+
+
 def _parse(data: bytes) -> lxml.etree._Element:
-    source = printable(_utf8(data))
+    source = _SMALL_REFERENCE.sub(_printable_reference, printable(_utf8(data)))
     if source.count(b"<") > MAX_HTML_TAGS:
-        raise ExtractionError(f"HTML page with more than {MAX_HTML_TAGS:,} tags")
+        raise UnreadableDocument(f"HTML page with more than {MAX_HTML_TAGS:,} tags")
     # A parser per page: its error log is this page's. Plain etree elements: lxml.html's element-class
     # lookup costs more than the parse itself.
     parser = lxml.etree.HTMLParser(recover=True, no_network=True, remove_comments=True, remove_pis=True, encoding="utf-8")
@@ -91,8 +100,8 @@ def _parse(data: bytes) -> lxml.etree._Element:
     if fatal is not None and fatal.level == lxml.etree.ErrorLevels.FATAL:
         # libxml2 stops at its limits and returns what it read so far: refuse rather than lose the rest.
         if "depth" in fatal.message:
-            raise ExtractionError(f"HTML nested deeper than {MAX_HTML_DEPTH} elements")
-        raise ExtractionError(f"HTML beyond the parser's limits: {fatal.message.strip()}")
+            raise UnreadableDocument(f"HTML nested deeper than {MAX_HTML_DEPTH} elements")
+        raise UnreadableDocument(f"HTML beyond the parser's limits: {fatal.message.strip()}")
     if root is None:
         raise ExtractionError("unreadable HTML: no document element")
     return root
@@ -102,7 +111,7 @@ def _parse(data: bytes) -> lxml.etree._Element:
 # blocks and breaks end lines, images are counted, tables are read whole, the rest is skipped.
 _INLINE, _BLOCK_ELEMENT, _BREAK, _IMAGE, _TABLE, _SKIPPED = range(6)
 # Line breaks go into the tails of these (exact tags, as lxml names them), for cell and title text.
-_BREAKING_TAGS = ("br", *_BLOCK)
+_BREAKING_TAGS = frozenset({"br", *_BLOCK})
 
 
 def _role(tag: object) -> int:
@@ -283,7 +292,7 @@ def _read_table(table: lxml.etree._Element, index: int, room: int) -> Table:
             colspan = _span(element, "colspan")
             count += rowspan * colspan
             if count > room:
-                raise ExtractionError(f"HTML page with more than {MAX_CELLS:,} table cells")
+                raise UnreadableDocument(f"HTML page with more than {MAX_CELLS:,} table cells")
             row[c] = Cell(text, index, r, c)
             if rowspan > 1 or colspan > 1:
                 origin = (r, c)
@@ -334,7 +343,7 @@ def _metadata(root: lxml.etree._Element, grid: Grid) -> None:
 
 def read_html(data: bytes, deadline: Deadline | None = None) -> Grid:
     if len(data) > MAX_PAGE_BYTES:
-        raise ExtractionError(f"HTML page of {len(data):,} bytes exceeds the {MAX_PAGE_BYTES:,}-byte limit")
+        raise UnreadableDocument(f"HTML page of {len(data):,} bytes exceeds the {MAX_PAGE_BYTES:,}-byte limit")
     root = _parse(data)
     lxml.etree.strip_elements(root, *_SKIP - {"head"}, with_tail=False)
     body = root.find("body")

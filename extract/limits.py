@@ -1,8 +1,8 @@
 """What the extraction core accepts from strangers: sizes, depth, cells, time and cache memory.
 
-Portals serve whatever they like; a document beyond these limits is refused with an `ExtractionError`
-saying which limit, never read half-way. A real report page is ~10–250 KiB with ~3,000 tags, 4–6 tables
-and ~300 cells, so every limit leaves two orders of magnitude of room. Attachment readers keep their
+Portals serve whatever they like; a document beyond these limits is refused with an `UnreadableDocument` (an
+`ExtractionError` a crawl records) saying which limit, never read half-way. A real report page is ~10–250 KiB with
+~3,000 tags, 4–6 tables and ~300 cells, so every limit leaves two orders of magnitude of room. Attachment readers keep their
 own limits (extract/attachments.py).
 """
 
@@ -13,7 +13,7 @@ from collections.abc import Callable
 from functools import lru_cache, wraps
 from typing import TypeVar
 
-from extract.model import ExtractionError
+from extract.model import UnreadableDocument
 
 MAX_DOCUMENT_BYTES = 50 * 2**20  # any document handed to extract_document
 MAX_PAGE_BYTES = 20 * 2**20  # an HTML page or a text document
@@ -61,4 +61,4 @@ class Deadline:
 
     def check(self, doing: str) -> None:
         if time.monotonic() > self.end:
-            raise ExtractionError(f"extraction took longer than {self.seconds:g} s (while {doing})")
+            raise UnreadableDocument(f"extraction took longer than {self.seconds:g} s (while {doing})")

@@ -7,8 +7,8 @@ from __future__ import annotations
 import re
 
 from extract.labels import table_region
-from extract.limits import MAX_TEXT_LINES, Deadline
-from extract.model import Block, Cell, ExtractionError, Grid, Paragraph, Table
+from extract.limits import MAX_CELLS, MAX_TEXT_LINES, Deadline
+from extract.model import Block, Cell, Grid, Paragraph, Table, UnreadableDocument
 from extract.values import looks_numeric
 
 _PIPE_SEPARATOR = re.compile(r"^\|?[\s:|-]+\|?$")
@@ -31,14 +31,18 @@ def printable(data: bytes) -> bytes:
 
 
 class _TableBuilder:
-    def __init__(self, blocks: list[Block]) -> None:
+    def __init__(self, blocks: list[Block], first_index: int = 0) -> None:
         self.blocks = blocks
         self.rows: list[list[Cell]] = []
         self.exact = True
         self.pending: list[tuple[list[str], int]] = []  # lines of each cell of a one-cell-per-line row being read
-        self.index = 0  # of the table being built: tables already in `blocks`
+        self.index = first_index  # of the table being built: after every other table's, so cells' places are unique
+        self.cells = 0  # of all its tables
 
     def add_row(self, texts: list[tuple[str, int]], exact: bool) -> None:
+        self.cells += len(texts)
+        if self.cells > MAX_CELLS:
+            raise UnreadableDocument(f"text with more than {MAX_CELLS:,} table cells")
         if self.rows and exact != self.exact:
             self.flush()
         self.exact = exact
@@ -61,10 +65,9 @@ class _TableBuilder:
         self.flush()
 
     def add_block(self, block: Block) -> None:
-        """A paragraph, or a table read as one: it ends the table being built."""
+        """A paragraph, or a table read as one (keeping its index): it ends the table being built."""
         self.close()
         self.blocks.append(block)
-        self.index += isinstance(block, Table)
 
 
 def flattened_row(line: str) -> tuple[list[str], bool] | None:
@@ -89,7 +92,7 @@ def tabulate(blocks: list[Block]) -> list[Block]:
     or one cell per paragraph (a few label paragraphs, then one paragraph per value or printed blank
     line), become tables. Trailing blanks of such rows are row separators, which alignment drops."""
     out: list[Block] = []
-    table = _TableBuilder(out)
+    table = _TableBuilder(out, first_index=sum(isinstance(block, Table) for block in blocks))
     cells: list[tuple[str, int | None]] = []  # the one-cell-per-paragraph row being read
     for block in blocks:
         text = block.text if isinstance(block, Paragraph) else ""
@@ -139,7 +142,10 @@ def _trailing_labels(blocks: list[Block]) -> list[Paragraph]:
 def read_text(text: str, deadline: Deadline | None = None) -> Grid:
     # Line breaks are counted before splitting: the list of lines would be the big part.
     if max(text.count("\n"), text.count("\r")) > MAX_TEXT_LINES or len(lines := text.splitlines()) > MAX_TEXT_LINES:
-        raise ExtractionError(f"text of more than {MAX_TEXT_LINES:,} lines")
+        raise UnreadableDocument(f"text of more than {MAX_TEXT_LINES:,} lines")
+    # Every tab opens a cell: too many are refused before a line of them is split.
+    if text.count("\t") > MAX_CELLS:
+        raise UnreadableDocument(f"text with more than {MAX_CELLS:,} table cells")
     deadline = deadline or Deadline()
     blocks: list[Block] = []
     table = _TableBuilder(blocks)

@@ -17,6 +17,10 @@ _COUNT_UNITS = ("件", "个", "条", "项", "次", "人")
 _NUMBER = re.compile(r"^([+-]?)(\d+(?:\.\d+)?)$")
 _PAIR = re.compile(r"^(\d+)/(\d+)$")
 _SPLIT_DIGITS = re.compile(r"\d[\s\u3000\u00a0]+\d")  # two numbers run together, not one
+# No report counts or spends 10**15 of anything; longer digit runs are not read (their int could not even be printed
+# past 4,300 digits, and converting a million digits takes minutes) but still fill a value's place, not a label's.
+MAX_DIGITS = 15
+_TOO_MANY_DIGITS = re.compile(rf"^[+-]?\d{{{MAX_DIGITS + 1}}}")
 
 
 @dataclass(frozen=True)
@@ -40,7 +44,7 @@ def looks_numeric(text: str) -> bool:
     """True when a cell holds a value (or an explicit 'nothing'), as opposed to a label."""
     cleaned = clean_cell_text(text)
     return bool(cleaned) and (cleaned in _DASHES or parse_value(text, AMOUNT).is_number or _money(cleaned)
-                              or bool(_PAIR.match(cleaned)))
+                              or bool(_PAIR.match(cleaned)) or bool(_TOO_MANY_DIGITS.match(cleaned.replace(",", ""))))
 
 
 def _money(cleaned: str) -> bool:
@@ -62,6 +66,8 @@ def parse_value(text: str, value_type: str) -> ParsedValue:
         if pair.group(1) == pair.group(2) == "0":
             return ParsedValue(0, "printed '0/0'")
         return ParsedValue(None, f"printed {cleaned!r}: increase/decrease pair, not one number")
+    if _TOO_MANY_DIGITS.match(cleaned.replace(",", "")):
+        return ParsedValue(None, f"unreadable {cleaned[: MAX_DIGITS + 1] + '…'!r}: more than {MAX_DIGITS} digits")
     if value_type in (AMOUNT, AMOUNT_WAN):
         return _parse_money(cleaned, value_type)
     return _parse_count(cleaned, value_type)
