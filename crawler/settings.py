@@ -30,7 +30,7 @@ NIANBAO_EXTRACT_BACKLOG = 10_000  # articles stored whose reports are not read y
 
 # Distributed mode (crawler/distributed.py, docs/distributed.md): `nianbao ingest redis://…` publishes the night and
 # stores what `nianbao crawl --distributed redis://…` workers fetch; the workers switch to scrapy-redis's scheduler.
-REDIS_URL = os.environ.get("NIANBAO_REDIS_URL", "redis://127.0.0.1:6379/0")
+REDIS_URL = "redis://127.0.0.1:6379/0"  # the commands take the URL; this is scrapy-redis's default
 REDIS_ITEMS_SERIALIZER = "crawler.night.dump_item"  # bytes round-trip (JSON, base64), not scrapy-redis's JSON encoder
 SCHEDULER_QUEUE_CLASS = "crawler.distributed.HostQueue"  # a queue and a lease per host: one worker per host at a time
 SCHEDULER_PERSIST = True  # the night's queue outlives any worker; the ingester removes it once the night is stored
@@ -39,18 +39,22 @@ NIANBAO_LEASE_SECONDS = 60.0  # a killed worker's hosts, with the requests it ha
 # Politeness.
 ROBOTSTXT_OBEY = True
 CONCURRENT_REQUESTS_PER_DOMAIN = 1  # per slot, and crawler.middlewares makes the slot the server's address
-# One request at a time per server, so the crawl's total is one per server: spiders.portals sets it from the units
-# file's portal hosts (at spider priority: a value given on the command line wins). This is the default of others.
+# One request at a time per server, so the crawl's total is one per server: the portal spider (spiders/base.py) sets
+# it from its units' portal hosts (at spider priority: a value given on the command line wins); this is the default.
 CONCURRENT_REQUESTS = 64
 CONCURRENT_ITEMS = 16  # Scrapy starts this many tasks for every callback's output; ours yield a handful
+# Scrapy parses a callback's source on every response to warn of a generator returning a value; its cache misses on
+# bound methods (a new object each time): 5 % of the crawl thread's time. Our callbacks yield and return nothing.
+WARN_ON_GENERATOR_RETURN_VALUE = False
 # One request per slot even without a delay, the delay counted from the previous response, no retry behind its back.
 DOWNLOADER = "crawler.downloader.PoliteDownloader"
 DOWNLOAD_HANDLERS = {scheme: "crawler.downloader.PoliteHTTPDownloadHandler" for scheme in ("http", "https")}
 # Requests leave the scheduler from the least busy server first (Scrapy's queue for broad crawls): a portal that
 # lists 200 articles does not fill the downloader's queues while the other portals wait.
 SCHEDULER_PRIORITY_QUEUE = "scrapy.pqueues.DownloaderAwarePriorityQueue"
-# The least time between two requests to one server. Not randomised (Scrapy's default is 0.5-1.5 times the delay):
-# a crawler that says who it is has nothing to disguise, and the delay is then a floor servers can count on.
+# The least time a server is left alone between two requests, from the end of one to the next (crawler/downloader.py).
+# Not randomised (Scrapy's default is 0.5-1.5 times the delay): a crawler that says who it is has nothing to disguise,
+# and the delay is then a floor servers can count on (tests/test_politeness.py).
 DOWNLOAD_DELAY = 2.0
 DOWNLOAD_DELAY_JITTER = 0.0
 AUTOTHROTTLE_ENABLED = True  # stretches the delay for a slow server, never below DOWNLOAD_DELAY
