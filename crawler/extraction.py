@@ -9,11 +9,31 @@ one thread, which serves every portal, then only writes them.
 from __future__ import annotations
 
 import dataclasses
+import os
+import select
+import threading
 from pathlib import Path
 
 from extract import ExtractionError, UnreadableDocument, extract_document, read_grid
 from extract.unreadable import unreadable_report
 from storage.store import ReportRecord
+
+
+def start_worker(niceness: int, crawl_pid: int) -> None:
+    """Make this process an extraction worker of the crawl `crawl_pid`: at a lower priority, and gone with the crawl.
+    A crawl killed outright (SIGKILL, the OOM killer) cannot stop its pool, and a worker waiting for work would wait
+    forever: it holds a copy of its queue's write end, so the queue never reads as closed."""
+    os.nice(niceness)
+    try:
+        crawl = os.pidfd_open(crawl_pid)
+    except ProcessLookupError:
+        os._exit(0)
+    threading.Thread(target=_exit_with, args=(crawl,), name="exit with the crawl", daemon=True).start()
+
+
+def _exit_with(pidfd: int) -> None:
+    select.select([pidfd], [], [])  # readable once the process has ended
+    os._exit(0)
 
 
 def extract(path: str, url: str, filename: str | None, content_type: str | None,

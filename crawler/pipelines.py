@@ -34,7 +34,7 @@ from scrapy import Spider
 from scrapy.crawler import Crawler
 
 from crawler.context import CrawlContext
-from crawler.extraction import announced, extract
+from crawler.extraction import announced, extract, start_worker
 from crawler.items import PAGE, DocumentItem, FetchErrorItem
 from spiders.recognize import FIRST_YEAR, rejection
 from storage.store import ReportRecord
@@ -75,7 +75,7 @@ class StorePipeline:
     def _start_workers(self) -> ProcessPoolExecutor:
         # forkserver: workers start from a clean process, not a fork of the crawl's sockets and database handle.
         return ProcessPoolExecutor(self.workers, mp_context=multiprocessing.get_context("forkserver"),
-                                   initializer=os.nice, initargs=(WORKER_NICENESS,))
+                                   initializer=start_worker, initargs=(WORKER_NICENESS, os.getpid()))
 
     async def _in_worker(self, function: Callable[..., T], *args: object) -> T:
         """`function(*args)` in an extraction worker. A worker that dies (killed, out of memory, crashed in a C

@@ -9,6 +9,7 @@ the politeness delays tuned down through settings overrides.
 
 from __future__ import annotations
 
+import contextlib
 import os
 import signal
 import subprocess
@@ -19,6 +20,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+import psutil
 import pytest
 from crawl_support import (
     FAST,
@@ -219,6 +221,27 @@ def test_a_killed_crawl_run_again_loses_and_duplicates_nothing(fresh_running_wor
         assert stored_reports(store) == stored_reports(reference)
         runs = store.db.execute("SELECT status FROM crawl_runs ORDER BY run_id").fetchall()
         assert [r[0] for r in runs] == ["abandoned", "finished"]
+
+
+def test_a_crawl_killed_alone_takes_its_extraction_workers_with_it(fresh_running_world: RunningWorld,
+                                                                  tmp_path: Path) -> None:
+    """The OOM killer kills the crawl's process, not its process group: its workers, forkserver and resource tracker
+    must not live on, idle, one set per killed night."""
+    space = workspace(tmp_path, fresh_running_world)
+    process = space.start(1)
+    try:
+        deadline = time.monotonic() + 120
+        while time.monotonic() < deadline and not (space.db.exists() and count_rows(space.db, "reports") >= 5):
+            time.sleep(0.2)
+        helpers = psutil.Process(process.pid).children(recursive=True)
+        assert process.poll() is None and len(helpers) >= 3, "the crawl ended before it could be killed"
+        os.kill(process.pid, signal.SIGKILL)
+        process.wait()
+        _, alive = psutil.wait_procs(helpers, timeout=15)
+        assert [p.cmdline()[-1][:80] for p in alive] == []
+    finally:
+        with contextlib.suppress(ProcessLookupError):  # a test that failed leaves nothing running either
+            os.killpg(process.pid, signal.SIGKILL)
 
 
 def test_scrapy_crawl_command(fresh_running_world: RunningWorld, tmp_path: Path) -> None:
