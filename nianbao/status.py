@@ -104,7 +104,7 @@ def evaluate(
     publication, the single-report rules on each report's current version, the cross-year rules (year Y is
     compared with Y−1 even when Y−1 is not among `years`), silent changes between versions, reachability.
 
-    A report whose page shows no publication date is taken as published: it is there, and nothing says when.
+    A report whose versions show no publication date is taken as published: it is there, and nothing says when.
     """
     units = store.units()
     if years is None:
@@ -126,8 +126,12 @@ def evaluate(
             if info is None:
                 findings += check_publication(unit, year, None, as_of, policy, source_url=where_to_look(unit))
                 continue
-            if info.published_on:
-                findings += check_publication(unit, year, info.published_on, as_of, policy, source_url=info.source_url)
+            # Judged by the first date any version shows: a report re-posted or edited after the deadline was still
+            # published on time, whichever copy the crawl happened to read first.
+            dated = [v for v in versions[year] if v.published_on]
+            if dated:
+                first = min(dated, key=lambda v: (v.published_on, v.version))
+                findings += check_publication(unit, year, first.published_on, as_of, policy, source_url=first.source_url)
             findings += check_report(reports[year], unit)
             # Each stored version has content of its own (storage keeps no duplicate), so the document's hash
             # tells versions apart as well as the content hash would.

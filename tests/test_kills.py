@@ -267,8 +267,9 @@ def _status(space: Space) -> Any:
 
 
 # Export columns that depend on the order documents were read in, not on what they say: the database's row id, and
-# for a report published twice (an article and its attachment, a re-post), which copy was read first.
-_ORDER_COLUMNS = ("report_id", "version", "source_url")
+# for a report published twice (an article and its attachment, a re-post under a later date), which copy was read
+# last and so is the current version. Lateness goes by the first date of any version (compared in the status report).
+_ORDER_COLUMNS = ("report_id", "version", "source_url", "published_on")
 
 
 def _export(space: Space) -> list[dict[str, str]]:
