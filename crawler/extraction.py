@@ -20,10 +20,13 @@ from storage.store import ReportRecord
 
 
 def start_worker(niceness: int, crawl_pid: int) -> None:
-    """Make this process an extraction worker of the crawl `crawl_pid`: at a lower priority, and gone with the crawl.
+    """Make this process an extraction worker of the crawl `crawl_pid`: at the lowest priority, and gone with the crawl.
+    Linux's idle policy on top of the niceness: a niced worker still delays the crawl's thread when a response wakes
+    it (until the worker's time slice ends); an idle-policy worker gives the core up at once.
     A crawl killed outright (SIGKILL, the OOM killer) cannot stop its pool, and a worker waiting for work would wait
     forever: it holds a copy of its queue's write end, so the queue never reads as closed."""
     os.nice(niceness)
+    os.sched_setscheduler(0, os.SCHED_IDLE, os.sched_param(0))
     try:
         crawl = os.pidfd_open(crawl_pid)
     except ProcessLookupError:

@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import json
 import sys
+from collections.abc import Callable
 from pathlib import Path
+from typing import TYPE_CHECKING, NoReturn
 
 import typer
 from rich.console import Console
@@ -13,6 +15,9 @@ from checks import check_reports
 from extract import ExtractionError, Report, extract_document
 from nianbao.config import Config, ConfigError, load
 from nianbao.display import print_findings, print_report
+
+if TYPE_CHECKING:
+    from crawler.run import CrawlSummary
 
 app = typer.Typer(help="nianbao 年报 — watch government portals for their annual information-disclosure reports.",
                   no_args_is_help=True, add_completion=False)
@@ -162,20 +167,14 @@ def crawl(
                                            "answers conditional GETs (docs/distributed.md)."),
 ) -> None:
     """Crawl the units' portals into the database: politely, incrementally, losing nothing."""
-    from crawler.distributed import NightError, work
+    from crawler.distributed import work
     from crawler.run import crawl as run_crawl
 
     config = settings(ctx, {**storage_flags(db, store_dir), "registry.units": units, "crawl.limit": limit})
-    try:
-        if distributed:
-            summary = work(distributed, config["storage.store"], settings_overrides=config.scrapy_overrides(), console=console)
-        else:
-            summary = run_crawl(config["registry.units"], config["storage.db"], config["storage.store"],
-                                limit=config["crawl.limit"] or None, settings_overrides=config.scrapy_overrides(), console=console)
-    except NightError as exc:
-        errors.print(f"[red]error[/red] {exc}", highlight=False)
-        raise typer.Exit(1) from None
-    raise typer.Exit(0 if summary.finish_reason == "finished" else 1)
+    if distributed:
+        _night(lambda: work(distributed, config["storage.store"], settings_overrides=config.scrapy_overrides(), console=console))
+    _night(lambda: run_crawl(config["registry.units"], config["storage.db"], config["storage.store"],
+                             limit=config["crawl.limit"] or None, settings_overrides=config.scrapy_overrides(), console=console))
 
 
 @app.command()
@@ -188,13 +187,20 @@ def ingest(
 ) -> None:
     """Publish tonight's crawl in Redis for `nianbao crawl --distributed` workers, and store what they fetch into the
     database (its only writer) until the night is complete."""
-    from crawler.distributed import NightError
     from crawler.distributed import ingest as run_ingest
 
     config = settings(ctx, {**storage_flags(db, store_dir), "registry.units": units})
+    _night(lambda: run_ingest(redis_url, config["registry.units"], config["storage.db"], config["storage.store"],
+                              settings_overrides=config.scrapy_overrides(), console=console))
+
+
+def _night(run: Callable[[], CrawlSummary]) -> NoReturn:
+    """Run a crawl, a distributed worker's share or an ingest; exit 0 when its night finished, 1 when not or when it
+    could not start (NightError: its one-line reason, no traceback)."""
+    from crawler.distributed import NightError
+
     try:
-        summary = run_ingest(redis_url, config["registry.units"], config["storage.db"], config["storage.store"],
-                             settings_overrides=config.scrapy_overrides(), console=console)
+        summary = run()
     except NightError as exc:
         errors.print(f"[red]error[/red] {exc}", highlight=False)
         raise typer.Exit(1) from None
