@@ -30,6 +30,9 @@ class DocumentItem:
     # An article's files, fetched before it is handed over: the pipeline stores them first, so the article's URL
     # state (which makes it "known" and skipped on later nights) is written only once they are stored.
     attachments: list[DocumentItem] = field(default_factory=list)
+    # A file it links failed tonight in a way that may pass (a timeout, a 5xx): its reports are stored, its URL state is
+    # not, so the next night fetches it again and, with it, the file (a report in that file would otherwise be lost).
+    incomplete: bool = False
 
 
 @dataclass

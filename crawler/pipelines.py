@@ -160,7 +160,8 @@ class StorePipeline:
                     return stored
                 if unreadable is not None and not stored.reports:
                     await self._announced(context, kept, *unreadable)
-        context.store.record_fetch(item.url, item.status, item.headers, kept.sha256, context.run_id)
+        if not item.incomplete:
+            context.store.record_fetch(item.url, item.status, item.headers, kept.sha256, context.run_id)
         context.counts["documents_stored"] += 1
         return stored
 

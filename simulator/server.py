@@ -151,6 +151,10 @@ class WorldServer:
         self.stats.update({host: HostStats() for host in self.stats})
         self._hits.clear()
 
+    def add_fault(self, portal: Portal, fault: Fault) -> None:
+        portal.faults.append(fault)
+        self._faults[portal.index][fault.path] = fault
+
     # ------------------------------------------------------------ answering
 
     def _page(self, portal: Portal, request: web.BaseRequest, form: dict[str, str], path: str) -> Page | None:

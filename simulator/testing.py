@@ -16,7 +16,7 @@ from typing import Any
 from registry.units import Unit
 from simulator.server import HostStats, WorldServer
 from simulator.truth import ground_truth, registry_units
-from simulator.world import Portal, World
+from simulator.world import Fault, Portal, World
 
 
 class RunningWorld:
@@ -60,6 +60,10 @@ class RunningWorld:
     def advance(self, nights: int = 1) -> None:
         """A night passes: scheduled publications and edits appear on the portals."""
         self._call(lambda: self.world.advance(nights))
+
+    def add_fault(self, portal: Portal, fault: Fault) -> None:
+        """From now on `portal` misbehaves as `fault` says (its counter starts at the first request after this)."""
+        self._call(lambda: self.server.add_fault(portal, fault))
 
     def _call(self, function: Any) -> Any:
         # Run on the server's loop, so the world never changes under a request being answered.

@@ -229,7 +229,7 @@ class PortalSpider(Spider):
             portal=response.meta[PORTAL],
             url=listed_url(response.request) if response.request else response.url,
             final_url=response.url,
-            status=response.status,
+            status=304 if STORED in response.flags else response.status,  # the store's 304 branch keeps the validators
             headers=headers,
             body=response.body,
             fetched_at=_now(),
@@ -375,7 +375,12 @@ class PortalSpider(Spider):
             self.context.forget(portal_name, listed_url(request))
             yield from self.discover(portal, list(meta.get(UNITS, ())))
         elif ARTICLE_ITEM in meta:
+            # A file that may answer another night (not one that is gone, forbidden or too large): try again then.
+            meta[ARTICLE_ITEM].incomplete |= kind in _PASSING or kind.startswith("http_5")
             yield from self.attachments(meta, meta[ARTICLE_ITEM], meta[PENDING])
+
+
+_PASSING = {"dns", "connection", "timeout", "data_loss", "truncated", "other"}  # failure kinds that may pass by tomorrow
 
 
 def describe(failure: Failure) -> tuple[str, str]:

@@ -367,19 +367,20 @@ class Store:
     ) -> bool:
         """Note a response; True when the URL's state changed.
 
-        2xx replaces the state. 304 keeps the bytes and refreshes only validators the server sent. Any other
-        status is recorded, but the validators and sha256 of the last good response stay, since they still
-        describe the kept bytes.
+        2xx replaces the state. 304 keeps the bytes (`sha256` when given: the copy the crawl answered it with) and
+        refreshes only validators the server sent. Any other status is recorded, but the validators and sha256 of the
+        last good response stay, since they still describe the kept bytes.
         """
         etag, last_modified = _header(headers, "etag"), _header(headers, "last-modified")
         with self._write():
             old = self.url_state(url)
             if 200 <= status < 300:
                 new = (status, etag, last_modified, sha256)
+            elif status == 304 and (old is not None or sha256 is not None):
+                kept = old or UrlState(url, 200, None, None, sha256, None, None)
+                new = (kept.status, etag or kept.etag, last_modified or kept.last_modified, sha256 or kept.sha256)
             elif old is None:
                 new = (status, None, None, None)
-            elif status == 304:
-                new = (old.status, etag or old.etag, last_modified or old.last_modified, old.sha256)
             else:
                 new = (status, old.etag, old.last_modified, old.sha256)
             if old is not None and new == (old.status, old.etag, old.last_modified, old.sha256):

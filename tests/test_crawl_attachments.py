@@ -14,7 +14,9 @@ from collections import Counter
 from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import date
+from pathlib import Path
 from typing import Any
+from urllib.parse import urlsplit
 
 import pytest
 from crawl_support import Workspace, attachment_url, published, workspace
@@ -22,9 +24,10 @@ from test_crawl import _check_reports
 
 from nianbao.status import build_status, evaluate, render
 from simulator import RunningWorld, build_world, serve_world
-from simulator.world import ATTACHMENT_DAMAGES, ATTACHMENT_FORMS
+from simulator.world import ATTACHMENT_DAMAGES, ATTACHMENT_FORMS, Fault
 
 PORTALS, SEED = 4, 5
+FAST_RETRIES = 2
 # What the recorded error says for each damage (the seed's broken files: a cut-off PDF, an encrypted PDF, a 51 MB
 # PDF and a DOCX zip bomb).
 SAYS = {"truncated": "damaged", "encrypted": "encrypted", "oversized": "exceeds", "zip_bomb": "zip bomb"}
@@ -101,3 +104,26 @@ def test_a_unit_whose_report_is_unreadable_shows_as_found_but_unreadable(crawled
         ("other", "年报文件无法读取", "report found but unreadable")}
     assert {f["source_url"] for f in listed} == {
         attachment_url(r) for u, r in published(crawled.truth) if (u["unit_id"], r["year"]) in crawled.damaged}
+
+
+def test_a_file_that_fails_all_night_is_fetched_again_the_next_night(tmp_path: Path) -> None:
+    """~30 s. A report's file answers 500 to every try of one night: the article linking it is not taken as done, so
+    the next night fetches it again, then the file, and stores the report."""
+    world = build_world(1, SEED)
+    with serve_world(world) as running:
+        unit, report = next((u, r) for u, r in published(running.truth) if r["form"] in ATTACHMENT_FORMS)
+        url = attachment_url(report)
+        tries = 1 + FAST_RETRIES
+        running.add_fault(world.portals[0], Fault("server_error_burst", urlsplit(url).path, times=tries, status=500))
+        space = workspace(tmp_path, running)
+        key = (unit["unit_id"], report["year"])
+
+        first = space.crawl(1, RETRY_TIMES=FAST_RETRIES)
+        with space.open_store() as store:
+            assert key not in {(r.unit_id, r.year) for r in store.latest_reports()}
+            assert ("http_500", url) in {(e.kind, e.url) for e in store.errors_for_run(first["run_id"])}
+
+        space.crawl(2, RETRY_TIMES=FAST_RETRIES)
+        with space.open_store() as store:
+            _check_reports(store, running.truth)
+            assert store.url_state(url).status == 200  # type: ignore[union-attr]

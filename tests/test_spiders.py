@@ -444,12 +444,18 @@ def test_conditional_get_sends_the_stored_validators_and_answers_a_304_from_the_
     context.store.record_fetch(url, 200, {"ETag": '"5f1-abc"', "Last-Modified": "Tue, 21 Jan 2025 02:00:00 GMT"},
                                sha256, context.run_id)
     middleware = ConditionalGetMiddleware(crawler)
-    request = Request(url, meta={CONDITIONAL: True})
+    request = Request(url, meta={CONDITIONAL: True, PORTAL: "www.sihong.gov.cn"})
     middleware.process_request(request)
     assert request.headers[b"If-None-Match"] == b'"5f1-abc"'
     assert request.headers[b"If-Modified-Since"] == b"Tue, 21 Jan 2025 02:00:00 GMT"
     answer = middleware.process_response(request, Response(url, status=304, request=request))
     assert isinstance(answer, HtmlResponse) and answer.status == 200 and answer.body == body and STORED in answer.flags
+    # Stored as the 304 it was: a 304 need not repeat the validators, and those kept must not be wiped.
+    item = crawler.spider.document(answer, ARTICLE)
+    assert (item.status, item.from_store) == (304, True)
+    context.store.record_fetch(item.url, item.status, item.headers, sha256, context.run_id)
+    assert context.store.conditional_headers(url) == {"If-None-Match": '"5f1-abc"',
+                                                      "If-Modified-Since": "Tue, 21 Jan 2025 02:00:00 GMT"}
     # Without validators kept for it, a URL is fetched plainly.
     fresh = Request(HOME + "zwgk/", meta={CONDITIONAL: True})
     middleware.process_request(fresh)

@@ -270,6 +270,7 @@ def test_url_state_changes_only_when_validators_change(store: Store) -> None:
     scrapy_headers = {b"Etag": [b'"v1"'], b"Last-Modified": [b"Wed, 17 Jan 2024 08:00:00 GMT"]}
     assert not store.record_fetch(URL, 200, scrapy_headers, sha, run2)
     assert not store.record_fetch(URL, 304, {}, None, run2)
+    assert not store.record_fetch(URL, 304, {}, sha, run2)  # answered with the kept copy: the same state
     assert dump(store)["url_state"] == before
 
     assert store.record_fetch(URL, 503, {"ETag": '"error-page"'}, None, run2)
@@ -278,6 +279,9 @@ def test_url_state_changes_only_when_validators_change(store: Store) -> None:
     assert store.conditional_headers(URL)["If-None-Match"] == '"v1"'  # still describes the kept bytes
 
     assert store.record_fetch(URL + "?list", 200, {}, None, run2)  # a page whose bytes are not kept
+    # A 304 answered with a copy this database has no state for (a distributed worker's store): the copy is current.
+    assert store.record_fetch(URL + "?copy", 304, {"ETag": '"c1"'}, sha, run2)
+    assert store.conditional_headers(URL + "?copy") == {"If-None-Match": '"c1"'}
     assert store.conditional_headers(URL + "?list") == {}
     assert store.url_state("http://never.fetched/") is None
 
