@@ -1,8 +1,9 @@
 """Storage of what the spider fetched: bytes content-addressed, reports extracted and versioned, failures recorded.
 
 The order of the writes makes a killed crawl safe to re-run: the document's bytes first, then its report, and the
-URL state last (an article's after its attachments'), so a URL counts as known, and is skipped on later nights,
-only once everything read from it is stored. Unchanged bytes are neither extracted again nor make a row.
+URL states last — an article's and its files' together, once the reports of all of them are stored, the article's
+last — so a URL counts as known, and is skipped on later nights, only once everything read from it is stored.
+Unchanged bytes are neither extracted again nor make a row.
 
 Extraction costs more than fetching (tens of milliseconds a page, hundreds a PDF), so it must not hold the fetching
 up: an item is done for Scrapy once its bytes are stored, and its reports are read from the file store by worker
@@ -130,25 +131,32 @@ class StorePipeline:
         return Kept(dataclasses.replace(item, body=b"", attachments=[]), sha256, str(store.files.path(sha256)), unchanged)
 
     async def _read(self, context: CrawlContext, kept: list[Kept]) -> None:
-        """Read and store the reports of an article's attachments, then of the article, recording each URL once its
-        reports are stored."""
+        """Read and store the reports of an article's attachments, then of the article; then record their URL states,
+        the article's last. Recorded together or not at all: a file whose URL is known is not fetched again, and the
+        report the article announces for an unreadable file is stored only while that file is read with it."""
         *attachments, article = kept
         try:
             stored = [await self._document(context, attachment, page=article) for attachment in attachments]
-            if all(s.assigned for s in stored):
-                # An article whose report is only in attachments that cannot be read still announces the report.
-                unreadable = [(a, s) for a, s in zip(attachments, stored, strict=True) if s.unreadable]
-                await self._document(context, article,
-                                     unreadable[0] if unreadable and not any(s.reports for s in stored) else None)
+            if not all(s.assigned for s in stored):
+                return
+            # An article whose report is only in attachments that cannot be read still announces the report.
+            unreadable = [(a, s) for a, s in zip(attachments, stored, strict=True) if s.unreadable]
+            page = await self._document(context, article,
+                                        unreadable[0] if unreadable and not any(s.reports for s in stored) else None)
+            if not page.assigned or article.item.incomplete:
+                return
+            for document in kept:
+                item = document.item
+                context.store.record_fetch(item.url, item.status, item.headers, document.sha256, context.run_id)
         except Exception:  # a storage failure costs these documents tonight, not the crawl: their URLs are not recorded
             logger.exception("storing the reports of %s failed", article.item.url)
 
     async def _document(self, context: CrawlContext, kept: Kept, unreadable: tuple[Kept, Stored] | None = None,
                         page: Kept | None = None) -> Stored:
-        """Store one document's reports (and, when it holds none, the report an unreadable attachment of it was),
-        then its URL state; an attachment's reports take their publication date from its `page` when they print none.
-        Not `assigned` when it holds a report of a unit not on the list: fetched again (its URL state left alone) until
-        the list knows the unit."""
+        """Store one document's reports (and, when it holds none, the report an unreadable attachment of it was); an
+        attachment's reports take their publication date from its `page` when they print none. Not `assigned` when it
+        holds a report of a unit not on the list: fetched again (its URL state left alone) until the list knows the
+        unit."""
         item = kept.item
         stored = Stored(kept.sha256)
         if item.kind != PAGE:
@@ -159,9 +167,7 @@ class StorePipeline:
                 if not stored.assigned:
                     return stored
                 if unreadable is not None and not stored.reports:
-                    await self._announced(context, kept, *unreadable)
-        if not item.incomplete:
-            context.store.record_fetch(item.url, item.status, item.headers, kept.sha256, context.run_id)
+                    stored.assigned = await self._announced(context, kept, *unreadable)
         context.counts["documents_stored"] += 1
         return stored
 
@@ -195,20 +201,22 @@ class StorePipeline:
             stored.reports += 1
         return stored
 
-    async def _announced(self, context: CrawlContext, article: Kept, attachment: Kept, stored: Stored) -> None:
+    async def _announced(self, context: CrawlContext, article: Kept, attachment: Kept, stored: Stored) -> bool:
         """Keep the report `article` announces, whose attachment could not be read (extract.unreadable): the unit
-        published, and the checks say why nothing in it can be checked."""
+        published, and the checks say why nothing in it can be checked. False when the report is of a unit not on the
+        list (read again, as any such report, until the list knows the unit)."""
         page, document = article.item, attachment.item
         report = await self._in_worker(announced, article.path, page.final_url, document.url, stored.unreadable or "",
                                        document.filename)
         if report is None or _rejected(report):
-            return
+            return True
         unit_id = page.unit_id or context.portals[page.portal].names.named(report.unit)
         if unit_id is None:
-            return
+            return False
         saved = context.store.save_report(unit_id, report, stored.sha256, document.url, run_id=context.run_id)
         context.counts[f"reports_{saved.outcome}"] += 1
         context.counts["reports_unreadable"] += 1
+        return True
 
 
 @dataclass
