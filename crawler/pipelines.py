@@ -124,10 +124,15 @@ class StorePipeline:
         context.counts["documents"] += 1
         context.counts["not_modified"] += item.from_store
         previous = store.url_state(item.url)
-        # Writing and fsyncing the file takes milliseconds: off the crawl's thread.
-        sha256 = await asyncio.to_thread(store.files.put, item.body)
-        store.save_document(item.body, item.content_type, sha256=sha256)
-        unchanged = previous is not None and previous.sha256 == sha256
+        if item.from_store and previous is not None and previous.sha256 is not None:
+            # A 304 answered with the stored copy (crawler.middlewares.ConditionalGetMiddleware): bytes and row are
+            # there — most documents of an ordinary night.
+            sha256, unchanged = previous.sha256, True
+        else:
+            # Writing and fsyncing the file takes milliseconds: off the crawl's thread.
+            sha256 = await asyncio.to_thread(store.files.put, item.body)
+            store.save_document(item.body, item.content_type, sha256=sha256)
+            unchanged = previous is not None and previous.sha256 == sha256
         return Kept(dataclasses.replace(item, body=b"", attachments=[]), sha256, str(store.files.path(sha256)), unchanged)
 
     async def _read(self, context: CrawlContext, kept: list[Kept]) -> None:
@@ -148,8 +153,14 @@ class StorePipeline:
             for document in kept:
                 item = document.item
                 context.store.record_fetch(item.url, item.status, item.headers, document.sha256, context.run_id)
-        except Exception:  # a storage failure costs these documents tonight, not the crawl: their URLs are not recorded
+        except Exception as exc:  # costs these documents tonight, not the crawl: their URLs are not recorded
             logger.exception("storing the reports of %s failed", article.item.url)
+            context.counts["storage_failures"] += 1
+            try:
+                context.store.record_error(context.run_id, "storage", f"{type(exc).__name__}: {exc}"[:500],
+                                           unit_id=article.item.unit_id, url=article.item.url)
+            except Exception:  # the database itself is what fails: the log has it
+                logger.exception("recording that failure failed too")
 
     async def _document(self, context: CrawlContext, kept: Kept, unreadable: tuple[Kept, Stored] | None = None,
                         page: Kept | None = None) -> Stored:

@@ -422,10 +422,13 @@ class Store:
                 version, outcome = 1, "new"
             else:
                 report_id = found[0]
+                # The same file read again is the same version — unless it now carries another publication date (a
+                # file linked from the first article and from a later re-post takes each page's date): lateness goes
+                # by the first date of any version, which must not depend on which page was read first.
                 match = self.db.execute(
-                    "SELECT max(version) FROM report_versions"
-                    " WHERE report_id = ? AND (document_sha256 = ? OR content_hash = ?)",
-                    [report_id, document_sha256, digest],
+                    "SELECT max(version) FROM report_versions WHERE report_id = ?"
+                    " AND ((document_sha256 = ? AND (? IS NULL OR published_on IS ?)) OR content_hash = ?)",
+                    [report_id, document_sha256, record.published_on, record.published_on, digest],
                 ).fetchone()[0]
                 if match is not None:
                     return SaveResult(report_id, match, "unchanged")

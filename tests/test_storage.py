@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import copy
+import dataclasses
 import hashlib
 import json
 import os
@@ -201,6 +202,19 @@ def test_changed_report_makes_a_new_version_and_keeps_the_old(store: Store) -> N
     assert store.db.execute("SELECT count(*) FROM report_versions").fetchone()[0] == 2
     with pytest.raises(KeyError):
         store.load_report(first.report_id, version=3)
+
+
+def test_one_file_under_two_pages_keeps_both_publication_dates(store: Store) -> None:
+    """A PDF prints no date and takes its article page's: linked from the first article and from a later re-post, it is
+    one version per date, whichever page is read first; read alone (a revisit, no page) it matches what is stored."""
+    pdf = store.save_document(b"%PDF-1.7 report", "application/pdf")
+    on_time, reposted = dataclasses.replace(real_report(), published_on="2024-01-20"), dataclasses.replace(
+        real_report(), published_on="2024-03-02")
+    assert store.save_report(FGJ, reposted, pdf, URL + ".pdf").outcome == "new"
+    assert store.save_report(FGJ, on_time, pdf, URL + ".pdf").outcome == "changed"
+    assert store.save_report(FGJ, on_time, pdf, URL + ".pdf").outcome == "unchanged"
+    assert store.save_report(FGJ, dataclasses.replace(real_report(), published_on=None), pdf, URL + ".pdf").outcome == "unchanged"
+    assert sorted(v.published_on for v in store.report_history(FGJ)) == ["2024-01-20", "2024-03-02"]
 
 
 def test_file_store_is_content_addressed(store: Store, tmp_path: Path) -> None:
