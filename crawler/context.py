@@ -9,7 +9,8 @@ Every stored report and every column has a revisit night, once every NIANBAO_REV
 - a stored report's document is fetched again only on its revisit night: that finds reports edited in place, which
   no list shows;
 - a list stops paging at its first page with nothing new (spiders/base.py), except on its revisit night, when it is
-  paged to the end (a late report on an old page);
+  paged to the end (a late report on an old page), and the night after one of its pages failed in a way that may pass
+  (the crawl state "unfinished": the pages behind the failed one were never read);
 - a column that cannot hold anything new rests until its revisit night: the column of a unit whose report on last
   year is stored (the next one is not due before next January), and a year sub-column older than last year;
 - the 年报 columns found from a home page are remembered (the crawl state "columns", kept with the run that found
@@ -40,6 +41,7 @@ from storage import Store
 logger = logging.getLogger(__name__)
 
 COLUMNS = "columns"  # the crawl state of the 年报 columns found from home pages
+UNFINISHED = "unfinished"  # the crawl state of the columns a failed list page left unread to the end
 
 # Scrapy stats copied into the run's stats row, under shorter names.
 _SCRAPY_STATS = {
@@ -86,10 +88,13 @@ class CrawlContext:
         self.counts: Counter[str] = Counter()
         self.portals: dict[str, Portal] = {}
         self.settled: set[str] = set()  # units whose report on last year is stored
-        self._reports_due: dict[str, list[tuple[str, str]]] = {}
+        self._reports_due: dict[str, list[tuple[str, str, str | None]]] = {}
         # portal → {年报 column URL found from its home page: the unit it belongs to, if one}
         self.remembered: dict[str, dict[str, str | None]] = {} if self.full else self.store.crawl_state(COLUMNS) or {}
         self.discovered: dict[str, dict[str, str | None]] = {}
+        # Columns paged to the end tonight because a page of theirs failed last night; those failing tonight.
+        self.unfinished: frozenset[str] = frozenset(() if self.full else self.store.crawl_state(UNFINISHED) or ())
+        self.left_unfinished: set[str] = set()
         self.reached: set[str] = set()  # portals that answered at least once
         self.failing: set[str] = set()  # portals with a recorded fetch error
         self.final_stats: dict[str, Any] = {}
@@ -122,7 +127,8 @@ class CrawlContext:
         portal_of = {u.unit_id: portal_key(u.portal_url) for u in units}
         for report in self.store.latest_reports():
             if report.unit_id in portal_of and not self.full and self.due(report.source_url):
-                self._reports_due.setdefault(portal_of[report.unit_id], []).append((report.source_url, report.unit_id))
+                self._reports_due.setdefault(portal_of[report.unit_id], []).append(
+                    (report.source_url, report.unit_id, report.published_on))
         return list(self.portals.values())
 
     # ---------------------------------------------------------------------------------------- incremental
@@ -139,17 +145,17 @@ class CrawlContext:
 
     def revisits(self, column: str) -> bool:
         """Whether a column is paged to the end tonight."""
-        return self.full or self.due(column)
+        return self.full or self.due(column) or column in self.unfinished
 
-    def reports_due(self, portal: str) -> list[tuple[str, str]]:
-        """(document URL, unit) of the portal's stored reports whose revisit night it is."""
+    def reports_due(self, portal: str) -> list[tuple[str, str, str | None]]:
+        """(document URL, unit, publication date) of the portal's stored reports whose revisit night it is."""
         return self._reports_due.get(portal, [])
 
     def rests(self, url: str, *, owner: str | None, name: str = "") -> bool:
         """Whether a column is left alone tonight: it belongs to a unit whose report on last year is stored, or it is
-        a year sub-column («2021年») older than last year, and tonight is not its revisit night. A column never read
-        (a new portal's, a new unit's) is read whatever its age."""
-        if self.full or self.due(url) or self.store.url_state(url) is None:
+        a year sub-column («2021年») older than last year, and tonight it is not paged to the end (`revisits`). A column
+        never read (a new portal's, a new unit's) is read whatever its age."""
+        if self.revisits(url) or self.store.url_state(url) is None:
             return False
         years = title_years(name)
         return (owner is not None and owner in self.settled) or bool(years and max(years) < self.night.year - 1)
@@ -189,7 +195,8 @@ class CrawlContext:
         finished = reason == "finished"
         try:
             self.store.finish_run(self.run_id, "finished" if finished else "failed", self.final_stats,
-                                  {COLUMNS: {**self.remembered, **self.discovered}} if finished else None)
+                                  {COLUMNS: {**self.remembered, **self.discovered},
+                                   UNFINISHED: sorted(self.left_unfinished)} if finished else None)
         finally:
             self.store.close()
             logger.info("crawl run %s closed: %s", self.run_id, reason)

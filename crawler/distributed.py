@@ -273,6 +273,8 @@ class WorkerContext(CrawlContext):
         self._reports_due = {}
         self.remembered = snapshot.remembered
         self.discovered = {}
+        self.unfinished = frozenset(snapshot.unfinished)
+        self.left_unfinished = set()
         self.reached: set[str] = set()
         self.failing: set[str] = set()
         self.final_stats: dict[str, Any] = {}
@@ -281,11 +283,11 @@ class WorkerContext(CrawlContext):
 
     def remember(self, portal: str, column: str, owner: str | None) -> None:
         super().remember(portal, column, owner)
-        self.shared.learn({(portal, column): owner}, (), {}, {})
+        self.shared.learn(columns={(portal, column): owner})
 
     def forget(self, portal: str, column: str) -> None:
         super().forget(portal, column)
-        self.shared.learn({(portal, column): False}, (), {}, {})
+        self.shared.learn(columns={(portal, column): False})
 
     def record_error(self, error: FetchErrorItem) -> None:
         """To the ingester, which records it like every fetch error."""
@@ -296,7 +298,7 @@ class WorkerContext(CrawlContext):
         self.final_stats = self.summary_stats()
         stats = self.crawler.stats.get_stats() if self.crawler.stats else {}
         shared = {k: v for k, v in stats.items() if k.startswith(SHARED_STATS) and isinstance(v, int)}
-        self.shared.learn({}, self.reached, self.counts, shared)
+        self.shared.learn(reached=self.reached, unfinished=self.left_unfinished, counts=self.counts, stats=shared)
 
 
 class WorkerSpider(PortalSpider):
@@ -411,23 +413,25 @@ class IngestSpider(Spider):
 
     def _learn(self, context: CrawlContext, night: Night) -> None:
         """Into the run's record and the 年报 column state: what the workers found besides items."""
-        columns, reached, counts, stats = night.learnt()
-        for (portal, column), owner in columns.items():
+        learnt = night.learnt()
+        for (portal, column), owner in learnt.columns.items():
             if owner is False:
                 context.forget(portal, column)
             else:
                 context.remember(portal, column, owner)  # type: ignore[arg-type]
-        context.reached |= reached
-        context.counts.update(counts)
-        for name, value in stats.items():
+        context.reached |= learnt.reached
+        context.left_unfinished |= learnt.unfinished
+        context.counts.update(learnt.counts)
+        for name, value in learnt.stats.items():
             self.crawler.stats.inc_value(name, value)
 
 
 def _snapshot(context: CrawlContext, units: list[Unit]) -> Snapshot:
     return Snapshot(night=context.night.isoformat(), run_id=context.run_id, full=context.full,
                     revisit_nights=context.revisit_nights, units=units, settled=context.settled,
-                    reports_due=[DueReport(unit_id, url) for key in context.portals for url, unit_id in context.reports_due(key)],
-                    remembered=context.remembered)
+                    reports_due=[DueReport(unit_id, url, published_on) for key in context.portals
+                                 for url, unit_id, published_on in context.reports_due(key)],
+                    remembered=context.remembered, unfinished=sorted(context.unfinished))
 
 
 def _stored_urls(store: Store) -> Iterator[tuple[str, int, str | None, str | None, str]]:

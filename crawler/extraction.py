@@ -40,16 +40,17 @@ def _exit_with(pidfd: int) -> None:
 
 
 def extract(path: str, url: str, filename: str | None, content_type: str | None,
-            page_path: str | None = None) -> tuple[str, list[ReportRecord] | str]:
+            page_path: str | None = None, page_published_on: str | None = None) -> tuple[str, list[ReportRecord] | str]:
     """("reports", reports), ("not a report", why), ("unreadable", why) or ("failed", what broke). An extractor bug
     must cost one document, not the night, and an exception may not survive the trip back between processes.
 
     `page_path` is the article page an attachment was linked from: a PDF or Word file seldom prints its publication
-    date, the page does, and the checks judge lateness by it."""
+    date, the page does, and the checks judge lateness by it. A file fetched without its page takes the date the page
+    showed before (`page_published_on`)."""
     try:
         reports = extract_document(Path(path).read_bytes(), url=url, filename=filename, content_type=content_type)
-        if page_path is not None and any(report.published_on is None for report in reports):
-            published_on = _page_date(page_path)
+        if (page_path or page_published_on) and any(report.published_on is None for report in reports):
+            published_on = _page_date(page_path) if page_path else page_published_on
             reports = [dataclasses.replace(report, published_on=report.published_on or published_on) for report in reports]
         return "reports", [ReportRecord.of(report) for report in reports]
     except UnreadableDocument as exc:

@@ -33,6 +33,9 @@ class DocumentItem:
     # A file it links failed tonight in a way that may pass (a timeout, a 5xx): its reports are stored, its URL state is
     # not, so the next night fetches it again and, with it, the file (a report in that file would otherwise be lost).
     incomplete: bool = False
+    # A file fetched without its article page (a stored report's, on its revisit night): the date the page showed, which
+    # a PDF or Word file seldom prints.
+    page_published_on: str | None = None
 
 
 @dataclass

@@ -192,6 +192,18 @@ class DueReport:
 
     unit_id: str
     source_url: str
+    published_on: str | None = None  # the current version's: a file fetched alone has no page to take its date from
+
+
+@dataclass
+class Learnt:
+    """What workers learnt in a night besides items."""
+
+    columns: dict[tuple[str, str], str | bool | None]  # 年报 columns (portal, column) → owner, or False when found dead
+    reached: set[str]  # portals that answered
+    unfinished: set[str]  # columns a failed list page left unread to the end (crawler/context.py)
+    counts: dict[str, int]  # the spider's counters
+    stats: dict[str, int]  # Scrapy's download stats
 
 
 @dataclass
@@ -206,6 +218,7 @@ class Snapshot:
     settled: set[str]  # units whose report on last year is stored
     reports_due: list[DueReport]
     remembered: dict[str, dict[str, str | None]]  # portal → {年报 column: owner}
+    unfinished: list[str]  # columns paged to the end tonight: a page of theirs failed last night
 
     def to_json(self) -> str:
         return json.dumps({**asdict(self), "settled": sorted(self.settled)}, ensure_ascii=False)
@@ -306,15 +319,15 @@ class Night:
         """Every host done, every item handed over, every worker gone (its numbers pushed)."""
         return self.hosts_left() == 0 and self.waiting_items() == 0 and self.workers_in_night() == 0
 
-    def learnt(self) -> tuple[dict[tuple[str, str], str | bool | None], set[str], dict[str, int], dict[str, int]]:
-        """What workers pushed: 年报 columns (portal, column) → owner, or False when found dead; portals reached; the
-        spider's counters; Scrapy's download stats."""
+    def learnt(self) -> Learnt:
+        """What workers pushed (Night.learn)."""
         columns: dict[tuple[str, str], str | bool | None] = {}
         for field, value in self.server.hgetall(self.key("columns")).items():
             portal, column = json.loads(field)
             columns[(portal, column)] = False if value.decode() == FORGOTTEN else json.loads(value)
-        reached = {portal.decode() for portal in self.server.smembers(self.key("reached"))}
-        return columns, reached, _ints(self.server.hgetall(self.key("counts"))), _ints(self.server.hgetall(self.key("stats")))
+        return Learnt(columns, _strings(self.server.smembers(self.key("reached"))),
+                      _strings(self.server.smembers(self.key("unfinished"))),
+                      _ints(self.server.hgetall(self.key("counts"))), _ints(self.server.hgetall(self.key("stats"))))
 
     def clear(self) -> None:
         """Remove the night's keys: it is complete and stored."""
@@ -378,18 +391,21 @@ class Night:
     def leave(self, me: str, hosts: Iterable[str]) -> None:
         self._leave(keys=[self.key("leases"), self.key("holders"), ALL_WORKERS, self.key("workers")], args=[me, *hosts])
 
-    def learn(self, columns: Mapping[tuple[str, str], str | bool | None], reached: Iterable[str], counts: Mapping[str, int],
-              stats: Mapping[str, int]) -> None:
+    def learn(self, *, columns: Mapping[tuple[str, str], str | bool | None] | None = None, reached: Iterable[str] = (),
+              unfinished: Iterable[str] = (), counts: Mapping[str, int] | None = None,
+              stats: Mapping[str, int] | None = None) -> None:
         """Push what a worker learnt (Night.learnt reads it back)."""
         pipe = self.server.pipeline()
-        for (portal, column), owner in columns.items():
+        for (portal, column), owner in (columns or {}).items():
             pipe.hset(self.key("columns"), json.dumps([portal, column], ensure_ascii=False),
                       FORGOTTEN if owner is False else json.dumps(owner))
         if reached := list(reached):
             pipe.sadd(self.key("reached"), *reached)
-        for name, value in counts.items():
+        if unfinished := list(unfinished):
+            pipe.sadd(self.key("unfinished"), *unfinished)
+        for name, value in (counts or {}).items():
             pipe.hincrby(self.key("counts"), name, value)
-        for name, value in stats.items():
+        for name, value in (stats or {}).items():
             pipe.hincrby(self.key("stats"), name, value)
         pipe.execute()
 
@@ -401,6 +417,10 @@ def alive(server: redis.Redis, me: str, lease_ms: int) -> None:
 
 def lease_ms(seconds: float) -> int:
     return max(1, math.ceil(seconds * 1000))
+
+
+def _strings(members: Iterable[bytes]) -> set[str]:
+    return {member.decode() for member in members}
 
 
 def _ints(mapping: Mapping[bytes, bytes]) -> dict[str, int]:

@@ -185,7 +185,7 @@ class StorePipeline:
     async def _reports(self, context: CrawlContext, kept: Kept, page: Kept | None) -> Stored:
         item = kept.item
         outcome, result = await self._in_worker(extract, kept.path, item.final_url, item.filename, item.content_type,
-                                                page.path if page else None)
+                                                page.path if page else None, item.page_published_on)
         stored = Stored(kept.sha256)
         if outcome != "reports":
             context.counts[_OUTCOME_COUNTS[outcome]] += 1

@@ -58,12 +58,14 @@ FALLBACK = "fallback"  # what to do when a column fails: FIND (a units-file colu
 FIND, DISCOVER = "find", "discover"
 DISCOVERED = "discovered"  # a 年报 column found from the home page: remembered for the next nights
 REVISIT = "revisit"  # the column is paged to the end tonight (crawler/context.py): set on its first page
+COLUMN = "column"  # the URL of the column's first page, carried to its next pages
 LIST_PAGE = "list_page"
 DEPTH = "nav_depth"
 LIST_TITLE = "list_title"
 ARTICLE_ITEM = "article_item"
 PENDING = "pending_attachments"
 TRACKED = "tracked"
+PUBLISHED_ON = "published_on"  # a stored report's publication date, for its file fetched again without its page
 
 
 def _now() -> str:
@@ -126,9 +128,9 @@ class PortalSpider(Spider):
         whoever lists it); for units whose column is unknown, the columns found from the home page on an earlier night,
         or the home page."""
         context = self.context
-        for url, unit_id in context.reports_due(portal.key):
+        for url, unit_id, published_on in context.reports_due(portal.key):
             callback = self.parse_file if is_attachment(url) else self.parse_article
-            yield self.request(url, callback, portal.key, [unit_id], {OWNER: unit_id})
+            yield self.request(url, callback, portal.key, [unit_id], {OWNER: unit_id, PUBLISHED_ON: published_on})
         columns: dict[str, list[Unit]] = {}
         fragments: dict[str, list[str]] = {}
         for unit in portal.units:
@@ -196,7 +198,7 @@ class PortalSpider(Spider):
     def follow(self, request: Request, callback: Callable[..., Any], response: Response, **meta: Any) -> Request:
         """A request an adapter built (a next page, a POST to a data proxy), carried on with the response's meta."""
         self.pending[response.meta[PORTAL]] += 1
-        carried = {k: response.meta[k] for k in (PORTAL, UNITS, OWNER, REVISIT) if k in response.meta}
+        carried = {k: response.meta[k] for k in (PORTAL, UNITS, OWNER, REVISIT, COLUMN) if k in response.meta}
         return request.replace(
             callback=callback,
             errback=self.failed,
@@ -285,7 +287,8 @@ class PortalSpider(Spider):
         adapter = adapter_for(response)
         if adapter is None:
             return
-        revisit = response.meta.setdefault(REVISIT, context.revisits(listed_url(response.request) if response.request else response.url))
+        column = response.meta.setdefault(COLUMN, listed_url(response.request) if response.request else response.url)
+        revisit = response.meta.setdefault(REVISIT, context.revisits(column))
         new = False
         for entry in adapter.entries(response):
             verdict = judge_title(entry.title)
@@ -347,7 +350,9 @@ class PortalSpider(Spider):
     @_settles
     def parse_file(self, response: Response) -> Iterator[Any]:
         """A stored report's attachment, fetched again on its revisit night."""
-        yield self.document(response, ATTACHMENT, response.meta.get(OWNER))
+        document = self.document(response, ATTACHMENT, response.meta.get(OWNER))
+        document.page_published_on = response.meta.get(PUBLISHED_ON)
+        yield document
 
     @_settles
     def parse_attachment(self, response: Response) -> Iterator[Any]:
@@ -362,6 +367,10 @@ class PortalSpider(Spider):
         request = failure.request
         meta = request.meta
         kind, message = describe(failure)
+        if request.callback == self.parse_list and may_pass(kind):
+            # The pages behind this one were not read: tomorrow the column is paged to the end, not stopped at its
+            # first page with nothing new.
+            self.context.left_unfinished.add(meta.get(COLUMN) or listed_url(request))
         portal_name = meta.get(PORTAL) or portal_key(request.url)
         if isinstance(failure.value, HttpError):
             self.context.reached.add(portal_name)
@@ -376,11 +385,17 @@ class PortalSpider(Spider):
             yield from self.discover(portal, list(meta.get(UNITS, ())))
         elif ARTICLE_ITEM in meta:
             # A file that may answer another night (not one that is gone, forbidden or too large): try again then.
-            meta[ARTICLE_ITEM].incomplete |= kind in _PASSING or kind.startswith("http_5")
+            meta[ARTICLE_ITEM].incomplete |= may_pass(kind)
             yield from self.attachments(meta, meta[ARTICLE_ITEM], meta[PENDING])
 
 
-_PASSING = {"dns", "connection", "timeout", "data_loss", "truncated", "other"}  # failure kinds that may pass by tomorrow
+_PASSING = {"dns", "connection", "timeout", "data_loss", "truncated", "other"}
+
+
+def may_pass(kind: str) -> bool:
+    """Whether a failure of this kind may pass by tomorrow: not a page that is gone, forbidden or too large, which
+    would fail again every night."""
+    return kind in _PASSING or kind.startswith("http_5")
 
 
 def describe(failure: Failure) -> tuple[str, str]:

@@ -404,8 +404,9 @@ class Store:
         `document_sha256`.
 
         A report already stored from the same document, or with the same content (see `content_hash`) in any
-        earlier version, makes no row: "unchanged" with the version it matched. Otherwise a new version becomes
-        current and the old ones stay. `source_url` is stored as the version's source URL.
+        earlier version, makes no row: "unchanged" with the version it matched — unless the URL of the current version
+        went back to an earlier document (A→B→A: the correction was taken back), which makes a new version. Otherwise
+        a new version becomes current and the old ones stay. `source_url` is stored as the version's source URL.
         """
         if report.year is None:
             raise ValueError("a report without a year cannot be stored: (unit_id, year) is its identity")
@@ -430,7 +431,7 @@ class Store:
                     " AND ((document_sha256 = ? AND (? IS NULL OR published_on IS ?)) OR content_hash = ?)",
                     [report_id, document_sha256, record.published_on, record.published_on, digest],
                 ).fetchone()[0]
-                if match is not None:
+                if match is not None and not self._reverted(report_id, match, document_sha256, source_url):
                     return SaveResult(report_id, match, "unchanged")
                 version = self.db.execute(
                     "SELECT max(version) + 1 FROM report_versions WHERE report_id = ?", [report_id]
@@ -454,6 +455,16 @@ class Store:
                 [(report_id, version, *row) for row in record.fields],
             )
         return SaveResult(report_id, version, outcome)
+
+    def _reverted(self, report_id: int, match: int, document_sha256: str, source_url: str) -> bool:
+        """Whether a report matching its earlier version `match` is the current version's URL gone back to older
+        bytes. Matching an earlier version stays "unchanged" otherwise: an HTML page and the PDF beside it, or one file
+        under two pages, must not take turns at being current."""
+        current = self.db.execute(
+            "SELECT v.version, v.document_sha256, v.source_url FROM reports r JOIN report_versions v"
+            " ON v.report_id = r.report_id AND v.version = r.current_version WHERE r.report_id = ?", [report_id],
+        ).fetchone()
+        return current[0] != match and current[2] == source_url and current[1] != document_sha256
 
     def load_report(self, report_id: int, version: int | None = None) -> Report:
         """The report as saved (the current version unless `version` is given)."""

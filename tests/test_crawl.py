@@ -19,6 +19,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlsplit
 
 import psutil
 import pytest
@@ -36,9 +37,10 @@ from crawl_support import (
     workspace,
 )
 
+from crawler.settings import RETRY_TIMES
 from extract.unreadable import unreadable_reason
 from simulator import RunningWorld, build_world, serve_world
-from simulator.world import ATTACHMENT_FORMS, CMS_FAMILIES, FAULTS
+from simulator.world import ATTACHMENT_FORMS, CMS_FAMILIES, FAULTS, Fault
 from spiders.recognize import FIRST_YEAR, is_lookalike
 from storage import Store
 
@@ -188,6 +190,8 @@ def _check_edits(store: Store, night3: Night) -> None:
         now, before = store.load_report(current.report_id), store.load_report(current.report_id, current.version - 1)
         assert all(now.value(k) == v for k, v in truth["fields"].items())
         assert all(before.value(k) == v for k, v in truth["original_fields"].items())
+        # Edited in place, on the page or in the file fetched alone: the publication date stays.
+        assert (truth["form"], current.published_on) == (truth["form"], history[-2].published_on)
     for unit, truth in appeared:
         if truth["form"] not in ATTACHMENT_FORMS:
             assert any(v.year == truth["year"] for v in store.report_history(unit["unit_id"]))
@@ -256,3 +260,28 @@ def test_scrapy_crawl_command(fresh_running_world: RunningWorld, tmp_path: Path)
         units = {r.unit_id for r in store.latest_reports()}
         assert units and units <= {u.unit_id for u in fresh_running_world.units[:20]}
         assert store.run(1)["status"] == "finished"
+
+
+def test_a_list_page_that_failed_all_night_is_paged_past_the_next_night(tmp_path: Path) -> None:
+    """~40 s. The second page of a 12-page 年报 column answers 500 to every try of a night, so the ten pages behind it
+    are not read. The next night pages the column to the end instead of stopping at its first page, where nothing is
+    new, and stores the reports listed behind the failed page."""
+    world = build_world(1, 6)
+    with serve_world(world) as running:
+        portal = world.portals[0]
+        url = f"http://{portal.host}:{running.port}/zwgk/zfxxgk/zfxxgknb/index_1.html"
+        tries = 1 + RETRY_TIMES  # the world's own faults pass within the default retries
+        running.add_fault(portal, Fault("server_error_burst", urlsplit(url).path, times=tries, status=500))
+        space = workspace(tmp_path, running)
+        everything = {(u["unit_id"], r["year"]) for u, r in published(running.truth)}
+
+        first = space.crawl(1)
+        with space.open_store() as store:
+            assert ("http_500", url) in {(e.kind, e.url) for e in store.errors_for_run(first["run_id"])}
+            unread = everything - {(r.unit_id, r.year) for r in store.latest_reports()}
+        assert len(unread) > 10, "the failed page hid too few reports for the test to mean anything"
+
+        second = space.crawl(2)
+        with space.open_store() as store:
+            _check_reports(store, running.truth)
+        assert second["reports_new"] == len(unread)

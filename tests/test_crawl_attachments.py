@@ -127,3 +127,23 @@ def test_a_file_that_fails_all_night_is_fetched_again_the_next_night(tmp_path: P
         with space.open_store() as store:
             _check_reports(store, running.truth)
             assert store.url_state(url).status == 200  # type: ignore[union-attr]
+
+
+def test_a_file_edited_in_place_keeps_the_date_of_its_page(tmp_path: Path) -> None:
+    """~30 s. A report's PDF is replaced in place. On its revisit night the file is fetched alone, without the article
+    page it took its date from (a PDF prints none): the new version keeps that date."""
+    world = build_world(1, 2)  # a world with a PDF report that gets edited
+    with serve_world(world) as running:
+        report = next(r for p in world.portals for u in p.units for r in u.reports.values()
+                      if r.form == "pdf" and r.edited_on and r.visible(world.today) and not (r.reposted_on or r.damage))
+        edited_on, report.edited_on = report.edited_on, None  # as first published
+        space = workspace(tmp_path, running)
+        space.crawl(1)
+        report.edited_on = edited_on
+        running.advance(0)  # the portal serves the edited file from now on
+        space.crawl(2, NIANBAO_REVISIT_NIGHTS=1)  # every stored report's revisit night
+        with space.open_store() as store:
+            history = [v for v in store.report_history(report.unit.unit_id) if v.year == report.year]
+    published_on = report.published_on.isoformat()  # type: ignore[union-attr]
+    assert [(v.version, v.source_url.endswith(".pdf"), v.published_on) for v in history] == [
+        (1, True, published_on), (2, True, published_on)]

@@ -197,11 +197,29 @@ def test_changed_report_makes_a_new_version_and_keeps_the_old(store: Store) -> N
     as_pdf.narrative["一"] = as_pdf.narrative["一"].replace("，", "，\n")
     pdf_doc = store.save_document(b"%PDF-1.7 v2", "application/octet-stream")
     assert store.save_report(FGJ, as_pdf, pdf_doc, URL + ".pdf").outcome == "unchanged"
-    # A document seen before matches the version made from it, even when it is not the current one.
-    assert store.save_report(FGJ, real_report(), first_doc, URL) == first.__class__(first.report_id, 1, "unchanged")
+    # A document seen before matches the version made from it, even when it is not the current one (the old page
+    # re-posted under another URL).
+    assert store.save_report(FGJ, real_report(), first_doc, URL + "?repost") == first.__class__(first.report_id, 1,
+                                                                                                "unchanged")
     assert store.db.execute("SELECT count(*) FROM report_versions").fetchone()[0] == 2
     with pytest.raises(KeyError):
         store.load_report(first.report_id, version=3)
+
+
+def test_a_correction_taken_back_makes_the_first_content_current_again(store: Store) -> None:
+    """A→B→A at one URL: the third reading is a new version, current, with the first one's content."""
+    first_doc, second_doc = store.save_document(b"<html>v1</html>", "text/html"), store.save_document(b"<html>v2</html>")
+    first = store.save_report(FGJ, real_report(), first_doc, URL)
+    corrected = real_report()
+    corrected.fields["requests.granted.total"] = FieldValue(25, raw="25", where="table 1 row 4 col 8")
+    assert store.save_report(FGJ, corrected, second_doc, URL).outcome == "changed"
+
+    back = store.save_report(FGJ, real_report(), first_doc, URL)
+    assert (back.report_id, back.version, back.outcome) == (first.report_id, 3, "changed")
+    assert store.load_report(first.report_id) == real_report()
+    assert [(v.version, v.is_current, v.document_sha256) for v in store.report_history(FGJ)] == [
+        (1, False, first_doc), (2, False, second_doc), (3, True, first_doc)]
+    assert store.save_report(FGJ, real_report(), first_doc, URL).outcome == "unchanged"  # read again: nothing new
 
 
 def test_one_file_under_two_pages_keeps_both_publication_dates(store: Store) -> None:
