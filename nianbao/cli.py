@@ -173,8 +173,10 @@ def crawl(
     config = settings(ctx, {**storage_flags(db, store_dir), "registry.units": units, "crawl.limit": limit})
     if distributed:
         _night(lambda: work(distributed, config["storage.store"], settings_overrides=config.scrapy_overrides(), console=console))
-    _night(lambda: run_crawl(config["registry.units"], config["storage.db"], config["storage.store"],
-                             limit=config["crawl.limit"] or None, settings_overrides=config.scrapy_overrides(), console=console))
+    else:
+        _night(lambda: run_crawl(config["registry.units"], config["storage.db"], config["storage.store"],
+                                 limit=config["crawl.limit"] or None, settings_overrides=config.scrapy_overrides(),
+                                 console=console))
 
 
 @app.command()
