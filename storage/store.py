@@ -378,9 +378,10 @@ class Store:
             old = self.url_state(url)
             if 200 <= status < 300:
                 new = (status, etag, last_modified, sha256)
-            elif status == 304 and (old is not None or sha256 is not None):
-                kept = old or UrlState(url, 200, None, None, sha256, None, None)
-                new = (kept.status, etag or kept.etag, last_modified or kept.last_modified, sha256 or kept.sha256)
+            elif status == 304 and old is not None:
+                new = (old.status, etag or old.etag, last_modified or old.last_modified, sha256 or old.sha256)
+            elif status == 304 and sha256 is not None:  # answered with a copy this URL has no state for yet
+                new = (200, etag, last_modified, sha256)
             elif old is None:
                 new = (status, None, None, None)
             else:
