@@ -87,15 +87,15 @@ def main() -> int:
 
 def simulator(reports: int = 20) -> None:
     from simulator import build_world
-    from simulator.attachments import _RENDERERS, table_image_bytes
+    from simulator.attachments import RENDERERS, table_image_bytes
     from simulator.documents import report_document
     from simulator.world import ATTACHMENT_FORMS
 
     world = build_world(3, seed=11)
     docs = [report_document(world, r) for u in world.units for r in u.reports.values() if r.visible(world.today)][:reports]
-    _RENDERERS["pdf"](docs[0])  # warm-up: the font's tables are read once per process
+    RENDERERS["pdf"](docs[0])  # warm-up: the font's tables are read once per process
     per_file = {}
-    for form, render in [*_RENDERERS.items(), ("png", lambda d: table_image_bytes(d, "三"))]:
+    for form, render in [*RENDERERS.items(), ("png", lambda d: table_image_bytes(d, "三"))]:
         start = time.perf_counter()
         for doc in docs:
             render(doc)

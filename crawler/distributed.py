@@ -29,6 +29,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import functools
+import json
 import logging
 import os
 import socket
@@ -70,7 +71,7 @@ from crawler.night import (
 )
 from crawler.run import CrawlSummary, _repeat, _summary, crawl_settings, summary_table
 from registry.units import Unit, load_units
-from spiders.base import PortalSpider
+from spiders.base import ARTICLE_ITEM, PortalSpider
 from storage import FileStore, Store, UrlState
 
 logger = logging.getLogger(__name__)
@@ -129,10 +130,13 @@ class HostQueue(Base):
 
     def push(self, request: Request) -> None:
         once = request.meta.pop(ONCE, None)
+        fingerprint = self.dupefilter.request_fingerprint(request)
         if not request.dont_filter:
-            unique = (self.night.dupefilter, self.dupefilter.request_fingerprint(request))
+            unique = (self.night.dupefilter, fingerprint)
+        elif once:
+            unique = (self.night.navigated, once)
         else:
-            unique = (self.night.navigated, once) if once else None
+            unique = (self.night.followed, _followed_as(request, fingerprint))
         self.night.push(host_of(request.url), self._encode_request(request), unique)
 
     def pop(self, timeout: int = 0) -> Request | None:
@@ -208,6 +212,15 @@ class HostQueue(Base):
         # Leases end now: a host this worker leaves unfinished is taken over at once, its taken requests re-queued.
         with contextlib.suppress(redis.RedisError):
             self.night.leave(self.me, self.held)
+
+
+def _followed_as(request: Request, fingerprint: str) -> str:
+    """What makes a request queued past the duplicate filter itself: a retry's attempt, the report whose files it
+    fetches, the redirects that led to it. A request a dead worker had taken is fetched again by the next holder and
+    queues these again, identical; a retry of another attempt, or the same file under another report, is not."""
+    article = request.meta.get(ARTICLE_ITEM)
+    return json.dumps([fingerprint, request.meta.get("retry_times", 0), article.url if article is not None else None,
+                       request.meta.get("redirect_urls", [])])
 
 
 # ------------------------------------------------------------------------------------------------- workers

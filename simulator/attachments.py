@@ -22,6 +22,7 @@ import re
 import zipfile
 from collections import OrderedDict
 from collections.abc import Callable
+from datetime import datetime
 from xml.sax.saxutils import escape
 
 import docx
@@ -98,6 +99,10 @@ def render_docx(doc: ReportDocument) -> bytes:
     section.left_margin = section.right_margin = Cm(2.5)
     document.core_properties.title = doc.title_line
     document.core_properties.author = doc.unit
+    # Written once, like the file a unit uploads: not stamped with the time it is rendered (the server renders a
+    # file again when its cache dropped it, and the same report must be the same bytes).
+    saved = datetime(doc.year + 1, 1, 15, 9, 0)
+    document.core_properties.created = document.core_properties.modified = saved
     for line in (part.strip() for part in doc.title.split("\n")):
         if line:
             paragraph = document.add_paragraph()
@@ -122,6 +127,15 @@ def render_docx(doc: ReportDocument) -> bytes:
             _east_asian(run, "仿宋_GB2312")
     out = io.BytesIO()
     document.save(out)
+    return _dated(out.getvalue(), saved)
+
+
+def _dated(package: bytes, saved: datetime) -> bytes:
+    """The package with every member dated `saved` (python-docx dates them now)."""
+    out = io.BytesIO()
+    with zipfile.ZipFile(io.BytesIO(package)) as source, zipfile.ZipFile(out, "w", zipfile.ZIP_DEFLATED) as target:
+        for item in source.infolist():
+            target.writestr(zipfile.ZipInfo(item.filename, saved.timetuple()[:6]), source.read(item), zipfile.ZIP_DEFLATED)
     return out.getvalue()
 
 
@@ -200,7 +214,7 @@ def plan_damaged_attachments(world: World) -> None:
 
 # ---------------------------------------------------------------------------------------------------- entry points
 
-_RENDERERS: dict[str, Callable[[ReportDocument], bytes]] = {"pdf": render_pdf, "docx": render_docx, "doc": render_doc, "xls": render_xls}
+RENDERERS: dict[str, Callable[[ReportDocument], bytes]] = {"pdf": render_pdf, "docx": render_docx, "doc": render_doc, "xls": render_xls}
 
 
 class _Rendered:
@@ -233,9 +247,9 @@ def _content_key(doc: ReportDocument, *what: str) -> str:
 
 def attachment_bytes(doc: ReportDocument, fmt: str, damage: str | None = None) -> bytes:
     """The file a report is published as: fmt is pdf, docx, doc or xls; `damage` breaks it (see `damaged`)."""
-    if fmt not in _RENDERERS:
-        raise ValueError(f"unknown attachment format {fmt!r}; expected one of {', '.join(_RENDERERS)}")
-    data = _RENDERED.get(_content_key(doc, fmt), lambda: _RENDERERS[fmt](doc))
+    if fmt not in RENDERERS:
+        raise ValueError(f"unknown attachment format {fmt!r}; expected one of {', '.join(RENDERERS)}")
+    data = _RENDERED.get(_content_key(doc, fmt), lambda: RENDERERS[fmt](doc))
     if damage is None:
         return data
     if damage == "oversized":  # 51 MB: made on each request rather than kept

@@ -50,11 +50,12 @@ class HostStats:
     disallowed_requests: int = 0  # requests for paths robots.txt disallows
     busy_seconds: float = 0.0  # spent answering (latency, rendering, faults): a crawl polite to it waits this too
     statuses: Counter[int] = field(default_factory=Counter)
+    paths: Counter[str] = field(default_factory=Counter)  # requests per path and query, as sent
     last_arrival: float | None = None
 
     def snapshot(self) -> HostStats:
-        copy = HostStats(**{k: v for k, v in vars(self).items() if k != "statuses"})
-        copy.statuses = Counter(self.statuses)
+        copy = HostStats(**{k: v for k, v in vars(self).items() if k not in ("statuses", "paths")})
+        copy.statuses, copy.paths = Counter(self.statuses), Counter(self.paths)
         return copy
 
 
@@ -207,6 +208,7 @@ class WorldServer:
             stats.min_gap = gap if stats.min_gap is None else min(stats.min_gap, gap)
         stats.last_arrival = now
         stats.requests += 1
+        stats.paths[request.raw_path] += 1
         stats.in_flight += 1
         stats.max_in_flight = max(stats.max_in_flight, stats.in_flight)
         if request.path.startswith(self._disallowed[portal.index]):
