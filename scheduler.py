@@ -137,8 +137,9 @@ def check_and_report(config: Config, store: Store, run_id: int) -> tuple[StatusR
     failures = send_alerts(config.alert_settings(), new, as_of=as_of)
     for failure in failures:
         log.error("alert not delivered by %s to %s: %s", failure.channel, failure.target, failure.error)
-    return report, (f"{len(findings)} findings ({len(new)} new, {summary.resolved} resolved); "
-                    f"{len(failures)} alert deliveries failed; status in {config['status.html']}")
+    undelivered = f"; {len(failures)} alert{'s' if len(failures) > 1 else ''} not delivered" if failures else ""
+    return report, (f"{len(findings)} findings ({len(new)} new, {summary.resolved} resolved){undelivered}; "
+                    f"status in {config['status.html']}")
 
 
 def run_cycle(config: Config, stop: threading.Event | None = None, crawl_output: IO[str] | None = None) -> CycleResult:

@@ -23,7 +23,9 @@ from test_status import AS_OF, BROKEN, DOWN, UNITS, broken_report, fill
 
 from checks import Finding, check_report
 from nianbao.alerts import AlertSettings, DeliveryFailure, send_alerts
+from nianbao.config import load
 from nianbao.status import evaluate, new_findings, record
+from scheduler import check_and_report
 from storage import Store
 
 
@@ -266,3 +268,18 @@ def test_date_in_subject() -> None:
     with smtp_receiver() as box:
         send_alerts(settings(None, box), [broken_finding()], as_of=date(2025, 2, 20))
     assert box.messages[0][2]["Subject"].startswith("nianbao 年报监测 2025-02-20：1条新发现（1个错误）")
+
+
+def test_the_nights_line_says_how_many_alerts_were_not_delivered(db: Store, tmp_path: Path,
+                                                                  monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr("nianbao.alerts.time.sleep", lambda seconds: None)  # the retry's pause
+    flags = {"alerts.webhook_url": f"http://127.0.0.1:{dead_port()}/hook", "status.today": AS_OF.isoformat(),
+             "status.html": tmp_path / "status.html", "status.json": tmp_path / "status.json"}
+    config = load(environ={}).with_flags(flags)
+    run = db.start_run(AS_OF.isoformat())
+    db.finish_run(run)
+    _, line = check_and_report(config, db, run)
+    assert line == f"12 findings (12 new, 0 resolved); 1 alert not delivered; status in {tmp_path / 'status.html'}"
+    config = load(environ={}).with_flags({**flags, "alerts.webhook_url": None})
+    _, line = check_and_report(config, db, db.start_run(AS_OF.isoformat()))
+    assert line == f"12 findings (0 new, 0 resolved); status in {tmp_path / 'status.html'}"
