@@ -136,7 +136,7 @@ class HostQueue(Base):
         elif once:
             unique = (self.night.navigated, once)
         else:
-            unique = (self.night.followed, _followed_as(request, fingerprint))
+            unique = (self.night.followed, followed_as(request, fingerprint))
         self.night.push(host_of(request.url), self._encode_request(request), unique)
 
     def pop(self, timeout: int = 0) -> Request | None:
@@ -214,7 +214,7 @@ class HostQueue(Base):
             self.night.leave(self.me, self.held)
 
 
-def _followed_as(request: Request, fingerprint: str) -> str:
+def followed_as(request: Request, fingerprint: str) -> str:
     """What makes a request queued past the duplicate filter itself: a retry's attempt, the report whose files it
     fetches, the redirects that led to it. A request a dead worker had taken is fetched again by the next holder and
     queues these again, identical; a retry of another attempt, or the same file under another report, is not."""

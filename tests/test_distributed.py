@@ -20,7 +20,7 @@ import sys
 import time
 from collections import Counter
 from collections.abc import Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
@@ -28,11 +28,14 @@ from urllib.parse import urlsplit
 import pytest
 import redis
 from crawl_support import FAST, REPO, Workspace, count_rows, night, stored_reports, workspace
+from scrapy import Request
 
+from crawler.distributed import followed_as
 from crawler.items import ATTACHMENT, DocumentItem, FetchErrorItem
 from crawler.night import ALL_WORKERS, DueReport, ItemFormatError, Learnt, Night, Snapshot, dump_item, load_item
 from registry.units import COUNTY_GOVERNMENT, Unit
 from simulator import RunningWorld, build_world, serve_world
+from spiders.base import ARTICLE_ITEM
 from storage import Store
 
 PORTALS = 30
@@ -131,6 +134,20 @@ def test_a_request_is_queued_once_and_filtered_in_the_same_step(tonight: Night) 
         assert not tonight.push("a", b"second", unique)
     assert tonight.server.llen(tonight.queue("a")) == 2
     assert tonight.server.smembers(tonight.dupefilter) == {b"fingerprint"}
+
+
+def test_a_request_queued_past_the_filter_is_queued_once_as_itself() -> None:
+    """A dead worker's taken article, fetched again, queues its next file again: the same, so queued once (the
+    file's key); a retry of another attempt, the file under another report, or reached by a redirect is another."""
+    article = DocumentItem(kind="article", portal="127.0.1.1:80", url="http://127.0.1.1/a.html", final_url="http://127.0.1.1/a.html",
+                           status=200, headers={}, body=b"", fetched_at="2025-02-20T01:00:00+00:00")
+    file = Request("http://127.0.1.1/r.pdf", dont_filter=True, meta={ARTICLE_ITEM: article, "retry_times": 0})
+    again = Request(file.url, dont_filter=True, meta={ARTICLE_ITEM: replace(article, fetched_at="2025-02-20T01:05:00+00:00")})
+    others = [file.replace(meta={**file.meta, "retry_times": 1}),
+              file.replace(meta={ARTICLE_ITEM: replace(article, url="http://127.0.1.1/b.html")}),
+              file.replace(meta={**file.meta, "redirect_urls": ["http://127.0.1.1/go.jsp"]})]
+    keys = [followed_as(r, "fingerprint") for r in (file, again, *others)]
+    assert keys[0] == keys[1] and len(set(keys)) == 4
 
 
 def test_items_a_killed_ingester_was_storing_are_taken_again(tonight: Night) -> None:
