@@ -35,7 +35,7 @@ import os
 import socket
 import time
 from collections import Counter, defaultdict
-from collections.abc import AsyncIterator, Callable, Iterable, Iterator
+from collections.abc import AsyncIterator, Callable, Iterator
 from dataclasses import dataclass
 from datetime import date
 from pathlib import Path
@@ -76,7 +76,6 @@ from storage import FileStore, Store, UrlState
 
 logger = logging.getLogger(__name__)
 
-ONCE = "nianbao_once"  # request meta: queue this request only if no worker queued one under this URL tonight
 BACKLOG = 2  # requests of one host a worker has in progress at once: one downloading, one ready for the next slot
 CLAIM_PAUSE = 0.5  # seconds before a worker that found no host to claim looks again
 POLL_SECONDS = 0.2  # the ingester's wait when no item is waiting
@@ -129,14 +128,9 @@ class HostQueue(Base):
         return self.night.hosts_left()
 
     def push(self, request: Request) -> None:
-        once = request.meta.pop(ONCE, None)
         fingerprint = self.dupefilter.request_fingerprint(request)
-        if not request.dont_filter:
-            unique = (self.night.dupefilter, fingerprint)
-        elif once:
-            unique = (self.night.navigated, once)
-        else:
-            unique = (self.night.followed, followed_as(request, fingerprint))
+        unique = ((self.night.followed, followed_as(request, fingerprint)) if request.dont_filter
+                  else (self.night.dupefilter, fingerprint))
         self.night.push(host_of(request.url), self._encode_request(request), unique)
 
     def pop(self, timeout: int = 0) -> Request | None:
@@ -216,8 +210,9 @@ class HostQueue(Base):
 
 def followed_as(request: Request, fingerprint: str) -> str:
     """What makes a request queued past the duplicate filter itself: a retry's attempt, the report whose files it
-    fetches, the redirects that led to it. A request a dead worker had taken is fetched again by the next holder and
-    queues these again, identical; a retry of another attempt, or the same file under another report, is not."""
+    fetches, the redirects that led to it. A navigation page several workers reach, or what a dead worker's request
+    queues again when the next holder fetches it, is the same request and queued once; a retry of another attempt, or
+    the same file under another report, is not."""
     article = request.meta.get(ARTICLE_ITEM)
     return json.dumps([fingerprint, request.meta.get("retry_times", 0), article.url if article is not None else None,
                        request.meta.get("redirect_urls", [])])
@@ -343,11 +338,6 @@ class WorkerSpider(PortalSpider):
         for portal in self.context.portals.values():
             portals[host_of(portal.home)].append(portal)
         return portals
-
-    def nav(self, url: str, portal: str, units: Iterable[str], depth: int, owner: str | None) -> Iterator[Request]:
-        for request in super().nav(url, portal, units, depth, owner):
-            request.meta[ONCE] = url  # one worker navigates a page, however many workers reach it
-            yield request
 
 
 class ItemQueuePipeline(RedisPipeline):

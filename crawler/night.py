@@ -10,9 +10,9 @@ Everything lives under `nianbao:<night>:` and is removed by the ingester once th
     taken:<host>    id → request popped by the host's holder and not yet done: re-queued if the holder dies
     leases, holders host → lease expiry (ms) / worker holding it: one worker per host, so one request at a time
     seeded          hosts whose portals' first requests are queued
-    navigated       navigation URLs queued once across workers (the spider's own set is per process)
-    followed        requests queued past the duplicate filter (retries, a report's next file, redirects of
-                    navigation), each once: a dead worker's request fetched again does not queue them twice
+    followed        requests queued past the duplicate filter (navigation, retries, a report's next file,
+                    redirects of navigation), each once: however many workers reach a navigation page, or when a
+                    dead worker's request is fetched again (distributed.followed_as)
     dupefilter      scrapy-redis's request fingerprints
     items, storing  serialised items waiting for the ingester / id → item being stored by it
     columns, reached, counts, stats   what workers learnt that the run's record and the next night need
@@ -243,7 +243,6 @@ class Night:
         self.prefix = f"{NAMESPACE}:{night}"
         self.requests = self.key("requests")  # scrapy-redis's SCHEDULER_QUEUE_KEY; hosts' queues are under it
         self.dupefilter = self.key("dupefilter")  # scrapy-redis's SCHEDULER_DUPEFILTER_KEY
-        self.navigated = self.key("navigated")
         self.followed = self.key("followed")
         self.items = self.key("items")
         self._claim = server.register_script(_CLAIM)

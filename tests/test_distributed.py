@@ -129,7 +129,7 @@ def test_a_worker_claims_its_share_of_the_hosts(tonight: Night) -> None:
 
 
 def test_a_request_is_queued_once_and_filtered_in_the_same_step(tonight: Night) -> None:
-    for unique in ((tonight.dupefilter, "fingerprint"), (tonight.navigated, "http://a/zwgk/")):
+    for unique in ((tonight.dupefilter, "fingerprint"), (tonight.followed, "http://a/zwgk/")):
         assert tonight.push("a", b"first", unique)
         assert not tonight.push("a", b"second", unique)
     assert tonight.server.llen(tonight.queue("a")) == 2
