@@ -61,6 +61,16 @@ class Kept:
     unchanged: bool  # the URL's stored bytes were these already
 
 
+def stop_workers(pool: ProcessPoolExecutor) -> None:
+    """Stop a pool whose work is all done. Not by `shutdown` alone: in CPython 3.11 a worker that dies at the moment
+    the pool is asked to stop (a kill, the OOM killer) can die holding the lock of the pool's work queue, and the pool
+    then waits forever for the others, which wait for that lock (tests/test_extraction_workers.py). With nothing left
+    to do, the workers are terminated (Python 3.14's ProcessPoolExecutor.terminate_workers does the same)."""
+    for worker in list((pool._processes or {}).values()):
+        worker.terminate()
+    pool.shutdown(cancel_futures=True)
+
+
 class StorePipeline:
     def __init__(self, crawler: Crawler) -> None:
         self.crawler = crawler
@@ -99,7 +109,7 @@ class StorePipeline:
             await asyncio.wait(self.backlog)
         if self.crawler.stats:
             self.crawler.stats.set_value(EXTRACTION_TAIL, round(time.monotonic() - started, 1))
-        self.pool.shutdown(cancel_futures=True)
+        stop_workers(self.pool)
 
     async def process_item(self, item: DocumentItem | FetchErrorItem) -> DocumentItem | FetchErrorItem:
         context = CrawlContext.of(self.crawler)
