@@ -5,7 +5,8 @@ One context per crawler, opened by whichever component asks first and closed whe
 pipeline has stored the last item.
 
 The incremental policy, for nights after a run that finished (a first or interrupted run looks at everything).
-Every stored report and every column has a revisit night, once every NIANBAO_REVISIT_NIGHTS nights, spread by URL:
+Every stored report and every column has a revisit night, once every NIANBAO_REVISIT_NIGHTS nights, spread by URL
+(a report's by its unit and year, whichever of its copies is current):
 - a stored report's document is fetched again only on its revisit night: that finds reports edited in place, which
   no list shows;
 - a list stops paging at its first page with nothing new (spiders/base.py), except on its revisit night, when it is
@@ -88,7 +89,7 @@ class CrawlContext:
         self.counts: Counter[str] = Counter()
         self.portals: dict[str, Portal] = {}
         self.settled: set[str] = set()  # units whose report on last year is stored
-        self._reports_due: dict[str, list[tuple[str, str, str | None]]] = {}
+        self._reports_due: dict[str, list[tuple[str, str, int, str | None]]] = {}
         # portal → {年报 column URL found from its home page: the unit it belongs to, if one}
         self.remembered: dict[str, dict[str, str | None]] = {} if self.full else self.store.crawl_state(COLUMNS) or {}
         self.discovered: dict[str, dict[str, str | None]] = {}
@@ -126,9 +127,11 @@ class CrawlContext:
         self.settled = {u.unit_id for u in units} - lacking
         portal_of = {u.unit_id: portal_key(u.portal_url) for u in units}
         for report in self.store.latest_reports():
-            if report.unit_id in portal_of and not self.full and self.due(report.source_url):
+            # Keyed by the report, not by its current URL: which copy of a report published twice (an article and its
+            # file, a re-post) is current depends on the order they were read in, and its night must not move with it.
+            if report.unit_id in portal_of and not self.full and self.due(f"{report.unit_id} {report.year}"):
                 self._reports_due.setdefault(portal_of[report.unit_id], []).append(
-                    (report.source_url, report.unit_id, report.published_on))
+                    (report.source_url, report.unit_id, report.year, report.published_on))
         return list(self.portals.values())
 
     # ---------------------------------------------------------------------------------------- incremental
@@ -139,16 +142,16 @@ class CrawlContext:
         state = self.store.url_state(url)
         return state is not None and state.sha256 is not None
 
-    def due(self, url: str) -> bool:
-        """Whether tonight is the revisit night of a URL: one in `revisit_nights`, spread evenly over the URLs."""
-        return zlib.crc32(url.encode()) % self.revisit_nights == self.night.toordinal() % self.revisit_nights
+    def due(self, key: str) -> bool:
+        """Whether tonight is the revisit night of a URL or a report: one in `revisit_nights`, spread evenly."""
+        return zlib.crc32(key.encode()) % self.revisit_nights == self.night.toordinal() % self.revisit_nights
 
     def revisits(self, column: str) -> bool:
         """Whether a column is paged to the end tonight."""
         return self.full or self.due(column) or column in self.unfinished
 
-    def reports_due(self, portal: str) -> list[tuple[str, str, str | None]]:
-        """(document URL, unit, publication date) of the portal's stored reports whose revisit night it is."""
+    def reports_due(self, portal: str) -> list[tuple[str, str, int, str | None]]:
+        """(document URL, unit, year, publication date) of the portal's stored reports whose revisit night it is."""
         return self._reports_due.get(portal, [])
 
     def rests(self, url: str, *, owner: str | None, name: str = "") -> bool:

@@ -432,8 +432,8 @@ class IngestSpider(Spider):
 def _snapshot(context: CrawlContext, units: list[Unit]) -> Snapshot:
     return Snapshot(night=context.night.isoformat(), run_id=context.run_id, full=context.full,
                     revisit_nights=context.revisit_nights, units=units, settled=context.settled,
-                    reports_due=[DueReport(unit_id, url, published_on) for key in context.portals
-                                 for url, unit_id, published_on in context.reports_due(key)],
+                    reports_due=[DueReport(unit_id, url, year, published_on) for key in context.portals
+                                 for url, unit_id, year, published_on in context.reports_due(key)],
                     remembered=context.remembered, unfinished=sorted(context.unfinished))
 
 

@@ -194,6 +194,7 @@ class DueReport:
 
     unit_id: str
     source_url: str
+    year: int
     published_on: str | None = None  # the current version's: a file fetched alone has no page to take its date from
 
 

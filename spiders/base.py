@@ -128,7 +128,7 @@ class PortalSpider(Spider):
         whoever lists it); for units whose column is unknown, the columns found from the home page on an earlier night,
         or the home page."""
         context = self.context
-        for url, unit_id, published_on in context.reports_due(portal.key):
+        for url, unit_id, _, published_on in context.reports_due(portal.key):
             callback = self.parse_file if is_attachment(url) else self.parse_article
             yield self.request(url, callback, portal.key, [unit_id], {OWNER: unit_id, PUBLISHED_ON: published_on})
         columns: dict[str, list[Unit]] = {}

@@ -155,7 +155,7 @@ def test_items_a_killed_ingester_was_storing_are_taken_again(tonight: Night) -> 
                 province="北京市", parent_county="东城区", portal_url="http://127.0.1.1/", column_urls=("http://127.0.1.1/nb/",),
                 aliases=("东城区",))
     snapshot = Snapshot(night=tonight.night, run_id=3, full=False, revisit_nights=30, units=[unit], settled={unit.unit_id},
-                        reports_due=[DueReport(unit.unit_id, "http://127.0.1.1/nb/1.html")], remembered={"127.0.1.1": {"x": None}},
+                        reports_due=[DueReport(unit.unit_id, "http://127.0.1.1/nb/1.html", 2021)], remembered={"127.0.1.1": {"x": None}},
                         unfinished=["http://127.0.1.1/nb/"])
     tonight.publish(snapshot, [("http://127.0.1.1/nb/", 200, '"e1"', None, "ab" * 32)], ["127.0.1.1"])
     assert tonight.snapshot() == snapshot

@@ -4,6 +4,7 @@ after portal_patterns.md): exact article URLs, next-page requests, sub-columns, 
 from __future__ import annotations
 
 from collections.abc import Iterator
+from datetime import date, timedelta
 from pathlib import Path
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
@@ -17,6 +18,7 @@ from scrapy.settings import Settings
 from scrapy.spidermiddlewares.httperror import HttpError
 from scrapy.utils.reactor import install_reactor, is_reactor_installed
 from scrapy.utils.test import get_crawler
+from test_status import seed
 from twisted.internet import error as tx
 from twisted.python.failure import Failure
 
@@ -33,6 +35,7 @@ from spiders.cms.static import Static
 from spiders.cms.trs import Trs
 from spiders.portals import PortalsSpider
 from spiders.recognize import UnitNames, judge_title, resolve_unit, title_prefix
+from storage import Store
 
 PAGES = Path(__file__).parent / "fixtures" / "portal_pages"
 
@@ -300,14 +303,19 @@ def test_title_prefix() -> None:
 HOME = "http://www.sihong.gov.cn/"
 
 
+def portals_crawler(tmp_path: Path, **settings: Any) -> Crawler:
+    """A crawler of the project's settings (and `settings`), its database and file store under `tmp_path`."""
+    project = Settings()
+    project.setmodule("crawler.settings")
+    if not is_reactor_installed():
+        install_reactor(project["TWISTED_REACTOR"] or "twisted.internet.asyncioreactor.AsyncioSelectorReactor")
+    return get_crawler(PortalsSpider, {**project.copy_to_dict(), "NIANBAO_DB": str(tmp_path / "db.sqlite"),
+                                       "NIANBAO_STORE_DIR": str(tmp_path / "store"), **settings})
+
+
 @pytest.fixture
 def crawler(tmp_path: Path) -> Iterator[Crawler]:
-    settings = Settings()
-    settings.setmodule("crawler.settings")
-    if not is_reactor_installed():
-        install_reactor(settings["TWISTED_REACTOR"] or "twisted.internet.asyncioreactor.AsyncioSelectorReactor")
-    crawler = get_crawler(PortalsSpider, {**settings.copy_to_dict(), "NIANBAO_DB": str(tmp_path / "db.sqlite"),
-                                          "NIANBAO_STORE_DIR": str(tmp_path / "store")})
+    crawler = portals_crawler(tmp_path)
     units_file = tmp_path / "units.csv"
     units_file.write_text("unit_id\n")  # the spider reads it only in start()
     crawler.spider = PortalsSpider.from_crawler(crawler, units=str(units_file))
@@ -460,3 +468,35 @@ def test_conditional_get_sends_the_stored_validators_and_answers_a_304_from_the_
     fresh = Request(HOME + "zwgk/", meta={CONDITIONAL: True})
     middleware.process_request(fresh)
     assert b"If-None-Match" not in fresh.headers
+
+
+def test_a_report_keeps_its_revisit_night_whichever_of_its_copies_is_current(tmp_path: Path) -> None:
+    """A report published as an article and as its file: which copy is current depends on the order the two were read
+    in. Its revisit night does not, so a night's revisits are the same whatever that order was."""
+    nights, first_night = 5, date(2026, 2, 1)
+    article, file = HOME + "art/2026/1/20/art_1_1.html", HOME + "art/2026/1/20/P020260120001.pdf"
+
+    def revisits() -> list[tuple[int, str]]:
+        """(night, URL) of every revisit over `nights` nights."""
+        due = []
+        for night in range(nights):
+            context = CrawlContext.of(portals_crawler(tmp_path, NIANBAO_REVISIT_NIGHTS=nights,
+                                                      NIANBAO_NIGHT=(first_night + timedelta(night)).isoformat()))
+            context.register(SIHONG)
+            due += [(night, url) for url, *_ in context.reports_due("www.sihong.gov.cn")]
+            context.store.finish_run(context.run_id)  # so the next night's crawl is incremental
+            context.store.close()
+        return due
+
+    with Store.open(tmp_path / "db.sqlite", tmp_path / "store") as store:
+        store.upsert_units(SIHONG)
+        store.finish_run(store.start_run(first_night.isoformat()))
+        report = seed("002", "2021-01-20")
+        for url, copy in ((article, report), (file, seed("002", "2021-01-20", {"requests.carried_over.total": 1}))):
+            store.save_report(SIHONG[0].unit_id, copy, store.save_document(url.encode(), "text/html"), url)
+            if url == article:
+                with_article_current = revisits()
+    with_file_current = revisits()
+    assert [url for _, url in with_article_current] == [article]
+    assert [url for _, url in with_file_current] == [file]
+    assert [night for night, _ in with_article_current] == [night for night, _ in with_file_current]
