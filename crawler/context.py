@@ -66,6 +66,17 @@ class Portal:
     names: UnitNames = field(default_factory=lambda: UnitNames(()))
 
 
+@dataclass(frozen=True)
+class DueReport:
+    """A stored report due for a revisit tonight: what `register` reads of Store.latest_reports, and what a distributed
+    night's snapshot carries to its workers in its place."""
+
+    unit_id: str
+    source_url: str
+    year: int
+    published_on: str | None = None  # the current version's: a file fetched alone has no page to take its date from
+
+
 def portal_key(url: str) -> str:
     return urlsplit(url).netloc.lower()
 
@@ -89,7 +100,7 @@ class CrawlContext:
         self.counts: Counter[str] = Counter()
         self.portals: dict[str, Portal] = {}
         self.settled: set[str] = set()  # units whose report on last year is stored
-        self._reports_due: dict[str, list[tuple[str, str, int, str | None]]] = {}
+        self._reports_due: dict[str, list[DueReport]] = {}
         # portal → {年报 column URL found from its home page: the unit it belongs to, if one}
         self.remembered: dict[str, dict[str, str | None]] = {} if self.full else self.store.crawl_state(COLUMNS) or {}
         self.discovered: dict[str, dict[str, str | None]] = {}
@@ -131,7 +142,7 @@ class CrawlContext:
             # file, a re-post) is current depends on the order they were read in, and its night must not move with it.
             if report.unit_id in portal_of and not self.full and self.due(f"{report.unit_id} {report.year}"):
                 self._reports_due.setdefault(portal_of[report.unit_id], []).append(
-                    (report.source_url, report.unit_id, report.year, report.published_on))
+                    DueReport(report.unit_id, report.source_url, report.year, report.published_on))
         return list(self.portals.values())
 
     # ---------------------------------------------------------------------------------------- incremental
@@ -150,8 +161,8 @@ class CrawlContext:
         """Whether a column is paged to the end tonight."""
         return self.full or self.due(column) or column in self.unfinished
 
-    def reports_due(self, portal: str) -> list[tuple[str, str, int, str | None]]:
-        """(document URL, unit, year, publication date) of the portal's stored reports whose revisit night it is."""
+    def reports_due(self, portal: str) -> list[DueReport]:
+        """The portal's stored reports whose revisit night it is."""
         return self._reports_due.get(portal, [])
 
     def rests(self, url: str, *, owner: str | None, name: str = "") -> bool:

@@ -52,11 +52,10 @@ from scrapy_redis.dupefilter import RFPDupeFilter
 from scrapy_redis.pipelines import RedisPipeline
 from scrapy_redis.queue import Base
 
-from crawler.context import CrawlContext, Portal
+from crawler.context import CrawlContext, DueReport, Portal
 from crawler.items import DocumentItem, FetchErrorItem
 from crawler.night import (
     REJECTED,
-    DueReport,
     ItemFormatError,
     Night,
     NightError,
@@ -432,8 +431,7 @@ class IngestSpider(Spider):
 def _snapshot(context: CrawlContext, units: list[Unit]) -> Snapshot:
     return Snapshot(night=context.night.isoformat(), run_id=context.run_id, full=context.full,
                     revisit_nights=context.revisit_nights, units=units, settled=context.settled,
-                    reports_due=[DueReport(unit_id, url, year, published_on) for key in context.portals
-                                 for url, unit_id, year, published_on in context.reports_due(key)],
+                    reports_due=[due for key in context.portals for due in context.reports_due(key)],
                     remembered=context.remembered, unfinished=sorted(context.unfinished))
 
 

@@ -32,6 +32,7 @@ from urllib.parse import urlsplit
 
 import redis
 
+from crawler.context import DueReport
 from crawler.items import DocumentItem, FetchErrorItem
 from registry.units import Unit
 
@@ -186,16 +187,6 @@ class Popped:
     host: str
     taken_id: int
     data: bytes
-
-
-@dataclass(frozen=True)
-class DueReport:
-    """A stored report due for a revisit tonight, as Store.latest_reports describes it to CrawlContext.register."""
-
-    unit_id: str
-    source_url: str
-    year: int
-    published_on: str | None = None  # the current version's: a file fetched alone has no page to take its date from
 
 
 @dataclass

@@ -128,9 +128,10 @@ class PortalSpider(Spider):
         whoever lists it); for units whose column is unknown, the columns found from the home page on an earlier night,
         or the home page."""
         context = self.context
-        for url, unit_id, _, published_on in context.reports_due(portal.key):
-            callback = self.parse_file if is_attachment(url) else self.parse_article
-            yield self.request(url, callback, portal.key, [unit_id], {OWNER: unit_id, PUBLISHED_ON: published_on})
+        for due in context.reports_due(portal.key):
+            callback = self.parse_file if is_attachment(due.source_url) else self.parse_article
+            yield self.request(due.source_url, callback, portal.key, [due.unit_id],
+                               {OWNER: due.unit_id, PUBLISHED_ON: due.published_on})
         columns: dict[str, list[Unit]] = {}
         fragments: dict[str, list[str]] = {}
         for unit in portal.units:

@@ -30,9 +30,10 @@ import redis
 from crawl_support import FAST, REPO, Workspace, count_rows, night, stored_reports, workspace
 from scrapy import Request
 
+from crawler.context import DueReport
 from crawler.distributed import followed_as
 from crawler.items import ATTACHMENT, DocumentItem, FetchErrorItem
-from crawler.night import ALL_WORKERS, DueReport, ItemFormatError, Learnt, Night, Snapshot, dump_item, load_item
+from crawler.night import ALL_WORKERS, ItemFormatError, Learnt, Night, Snapshot, dump_item, load_item
 from registry.units import COUNTY_GOVERNMENT, Unit
 from simulator import RunningWorld, build_world, serve_world
 from spiders.base import ARTICLE_ITEM

@@ -483,7 +483,7 @@ def test_a_report_keeps_its_revisit_night_whichever_of_its_copies_is_current(tmp
             context = CrawlContext.of(portals_crawler(tmp_path, NIANBAO_REVISIT_NIGHTS=nights,
                                                       NIANBAO_NIGHT=(first_night + timedelta(night)).isoformat()))
             context.register(SIHONG)
-            due += [(night, url) for url, *_ in context.reports_due("www.sihong.gov.cn")]
+            due += [(night, report.source_url) for report in context.reports_due("www.sihong.gov.cn")]
             context.store.finish_run(context.run_id)  # so the next night's crawl is incremental
             context.store.close()
         return due
